@@ -41,7 +41,7 @@ OPTIMIZERS = ("adamw", "sgd")
 PRESETS: dict[str, dict] = {
     "fast": dict(arch="speednet", epochs=1, batch_size=128, lr=1e-2, augment=False,
                  label_smoothing=0.0, weight_decay=0.0),
-    "accurate": dict(arch="digitnet", epochs=15, batch_size=128, lr=3e-3, augment=True),
+    "accurate": dict(arch="digitnet", epochs=20, batch_size=128, lr=3e-3, augment=True),
 }
 
 

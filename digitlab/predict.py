@@ -1,0 +1,51 @@
+"""Predictor: any image in, top-k {label: probability} out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from digitlab.hub import load_model
+from digitlab.models import DigitClassifier
+from digitlab.preprocess import to_mnist
+
+
+def top_k(probs: torch.Tensor, labels: Sequence[str], k: int) -> dict[str, float]:
+    """The k most likely labels of one probability row, most likely first."""
+    values, indices = probs.topk(max(1, min(k, len(labels))))
+    return {labels[i]: round(float(v), 6) for v, i in zip(values.tolist(), indices.tolist())}
+
+
+class Predictor:
+    """Wraps a DigitClassifier with preprocessing; safe to share between threads."""
+
+    def __init__(self, model: DigitClassifier):
+        self.model = model.eval()
+        self.labels = list(model.labels)
+
+    @classmethod
+    def from_pretrained(cls, source: str | Path | None = None, revision: str | None = None) -> "Predictor":
+        """Load from a local folder or Hub repo id (default: the shipped weights)."""
+        return cls(load_model(source, revision))
+
+    @torch.inference_mode()
+    def probabilities(self, views: Sequence[np.ndarray]) -> torch.Tensor:
+        """(B, num_classes) probabilities for 28x28 uint8 ink-high views."""
+        batch = torch.from_numpy(np.stack(views)).unsqueeze(1).float().div_(255)
+        return self.model(batch).softmax(1)
+
+    def predict_view(self, image: Any, k: int = 3) -> tuple[dict[str, float], np.ndarray]:
+        """Top-k of one image and the 28x28 view the model saw."""
+        view = to_mnist(image)
+        return top_k(self.probabilities([view])[0], self.labels, k), view
+
+    def predict(self, image: Any, top_k: int = 3) -> dict[str, float]:
+        return self.predict_view(image, top_k)[0]
+
+    def predict_batch(self, images: Sequence[Any], k: int = 3) -> list[dict[str, float]]:
+        """Top-k for many images in one forward pass (each must be readable)."""
+        probs = self.probabilities([to_mnist(im) for im in images])
+        return [top_k(p, self.labels, k) for p in probs]
