@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from digitlab.config import OPTIMIZERS, PRESETS, TrainConfig, preset
+from digitlab.config import OPTIMIZERS, PRESETS, preset
 from digitlab.data import load_digits
 from digitlab.models import list_models
 

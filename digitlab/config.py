@@ -20,7 +20,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" picks CUDA when present, else CPU
     eval_batch_size: int = 2000
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """Raise ValueError naming the first setting out of range."""
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")

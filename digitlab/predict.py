@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ from digitlab.preprocess import to_mnist
 def top_k(probs: torch.Tensor, labels: Sequence[str], k: int) -> dict[str, float]:
     """The k most likely labels of one probability row, most likely first."""
     values, indices = probs.topk(max(1, min(k, len(labels))))
-    return {labels[i]: round(float(v), 6) for v, i in zip(values.tolist(), indices.tolist())}
+    return {labels[i]: round(float(v), 6) for v, i in zip(values.tolist(), indices.tolist(), strict=True)}
 
 
 class Predictor:
@@ -27,7 +28,7 @@ class Predictor:
         self.labels = list(model.labels)
 
     @classmethod
-    def from_pretrained(cls, source: str | Path | None = None, revision: str | None = None) -> "Predictor":
+    def from_pretrained(cls, source: str | Path | None = None, revision: str | None = None) -> Predictor:
         """Load from a local folder or Hub repo id (default: the shipped weights)."""
         return cls(load_model(source, revision))
 

@@ -45,7 +45,7 @@ def test_stop_flag_ends_training_between_batches(sample):
 def test_same_seed_gives_same_model(sample):
     cfg = replace(FAST, epochs=1, augment=True)
     a, b = (list(train(cfg, data=sample))[-1].model for _ in range(2))
-    for pa, pb in zip(a.parameters(), b.parameters()):
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pa, pb)
 
 
