@@ -1,27 +1,152 @@
-"""Save and load DigitClassifier weights: safetensors + config.json, never pickle."""
+"""Save, load, push and pull DigitClassifier weights: safetensors + config.json, never pickle.
+
+A source is a local folder, a Hub repo id ("user/digitlab-cnn", at an optional revision), or
+None for the shipped weights. The Hub side is huggingface_hub: downloads land in the standard
+HF cache (and load from it offline), HF_ENDPOINT / HF_TOKEN / HF_HUB_OFFLINE are honoured, and
+every failure becomes a WeightsError whose message is one sentence for the user.
+"""
 
 from __future__ import annotations
 
 import json
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2
+from huggingface_hub import (
+    EvalResult,
+    HfApi,
+    ModelCard,
+    ModelCardData,
+    constants,
+    get_cached_repo_tree,
+    get_token,
+    snapshot_download,
+    try_to_load_from_cache,
+)
+from huggingface_hub.errors import (
+    CachedRepoTreeNotFoundError,
+    GatedRepoError,
+    HfHubHTTPError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from huggingface_hub.utils import tqdm as hf_tqdm
+from huggingface_hub.utils import validate_repo_id
 from safetensors.torch import load_file
 
 from digitlab.models import DigitClassifier, list_models
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 PICKLE_SUFFIXES = (".bin", ".pth", ".pt", ".pkl", ".ckpt")
+WEIGHTS_NAME, CONFIG_NAME, CARD_NAME, TRAINING_NAME = "model.safetensors", "config.json", "README.md", "training.json"
+HUB_FILES = [CONFIG_NAME, WEIGHTS_NAME, TRAINING_NAME]  # all a pull downloads: pickle files never leave the Hub
+# What the Hub client raises for an answer it did not like or no answer at all.
+HUB_ERRORS = (HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled, httpx2.TransportError, HFValidationError)
 
 
 class WeightsError(ValueError):
     """Weights that cannot become the active model; the message is for users."""
 
 
-def save_model(model: DigitClassifier, folder: str | Path, card: dict | None = None) -> Path:
-    """Write model.safetensors, config.json and a model card (README.md) to `folder`."""
+class HubError(WeightsError):
+    """The Hub could not give or take the weights (access, network, revision); the message is for users."""
+
+
+@dataclass(frozen=True)
+class PushResult:
+    url: str  # the repo's page
+    commit: str  # oid of the commit that holds these weights: pull it back with revision=commit
+    repo_id: str  # full id, namespace included, even when the push named the repo only
+
+
+# --- local folders ---------------------------------------------------------------------------
+
+def save_model(model: DigitClassifier, folder: str | Path, card: dict | None = None, name: str | None = None) -> Path:
+    """Write model.safetensors, config.json, a model card (README.md) and the card dict (training.json)."""
     folder = Path(folder)
-    model.save_pretrained(folder, model_card_kwargs=card or {})
+    card = {"arch": model.arch, "num_params": model.num_params, **(card or {})}
+    model.save_pretrained(folder)
+    model_card(model, card, name).save(folder / CARD_NAME)  # replaces the mixin's generic card
+    (folder / TRAINING_NAME).write_text(json.dumps(card, indent=2, default=str) + "\n")
     return folder
+
+
+def model_card(model: DigitClassifier, card: dict, name: str | None = None) -> ModelCard:
+    """README.md: YAML metadata (library, tags, dataset, metric, model-index) + what was trained and how.
+
+    `card` may hold arch, num_params, test_acc (percent), data, epochs, config (dict), command.
+    """
+    title = name or f"digitlab {model.arch}"
+    acc, data = card.get("test_acc"), str(card.get("data") or "mnist")
+    dataset = "MNIST" if data == "mnist" else f"MNIST ({data})"
+    meta = model.generate_model_card().data.to_dict()  # library_name, license, tags, pipeline_tag of the class
+    meta.update(datasets=["mnist"], metrics=["accuracy"])
+    if isinstance(acc, (int, float)):
+        meta.update(model_name=title, eval_results=[EvalResult(
+            task_type="image-classification", dataset_type="mnist", dataset_name=dataset, dataset_split="test",
+            metric_type="accuracy", metric_value=round(acc / 100, 4), metric_name="Test accuracy")])
+    facts = [
+        ("architecture", f"`{card.get('arch', model.arch)}`"),
+        ("parameters", f"{card.get('num_params', model.num_params):,}"),
+        ("dataset", dataset),
+        ("test accuracy", f"{acc:.2f} %" if isinstance(acc, (int, float)) else "not recorded"),
+        ("epochs", card.get("epochs", "not recorded")),
+    ]
+    lines = [
+        f"# {title}", "",
+        f"A handwritten-digit classifier made with digitlab: the `{model.arch}` architecture, input "
+        f"{model.input_size}x{model.input_size} grey pixels (ink high, MNIST style), labels {', '.join(model.labels)}.",
+        "", "| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in facts], "",
+    ]
+    if card.get("config") or card.get("command"):
+        lines += ["## Training settings", ""]
+        if card.get("command"):
+            lines += ["```bash", str(card["command"]), "```", ""]
+        if card.get("config"):
+            lines += ["```json", json.dumps(card["config"], indent=2, default=str), "```", ""]
+    lines += [
+        "## Use", "",
+        "```python",
+        "from digitlab.predict import Predictor",
+        "",
+        f'predictor = Predictor.from_pretrained("{name or "path/to/this/folder"}")',
+        'print(predictor.predict("digit.png"))',
+        "```", "",
+        f"Files: `{WEIGHTS_NAME}` (safetensors, no pickle), `{CONFIG_NAME}` (arch, labels, input_size, mean, std), "
+        f"`{TRAINING_NAME}` (the facts above).", "",
+    ]
+    return ModelCard(f"---\n{ModelCardData(**meta).to_yaml()}\n---\n\n" + "\n".join(lines))
+
+
+def read_card_data(source: str | Path | None = None, revision: str | None = None) -> dict:
+    """The card dict saved next to weights: a folder (None: the shipped weights) or a pulled repo id.
+
+    A repo id is read from the HF cache only (no network): pull it with load_model first.
+    """
+    folder = Path(source or DEFAULT_WEIGHTS).expanduser()
+    if folder.is_dir():
+        path = folder / TRAINING_NAME
+    else:
+        try:
+            cached = try_to_load_from_cache(str(source), TRAINING_NAME, revision=revision or None)
+        except HFValidationError:
+            return {}
+        path = Path(cached) if isinstance(cached, str) else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise WeightsError(f"{path} is not readable JSON ({err.__class__.__name__}); fix or delete it.") from err
+    if not isinstance(data, dict):
+        raise WeightsError(f"{path} should hold a JSON object of training facts; fix or delete it.")
+    return data
 
 
 def model_from_files(config_path: Path, weights_path: Path, where: str) -> DigitClassifier:
@@ -30,10 +155,13 @@ def model_from_files(config_path: Path, weights_path: Path, where: str) -> Digit
         config = json.loads(Path(config_path).read_text())
     except (OSError, ValueError) as err:
         raise WeightsError(f"{where} has no readable config.json ({err.__class__.__name__}).") from err
-    arch = config.get("arch")
+    arch = config.get("arch") if isinstance(config, dict) else None
     if arch not in list_models():
         raise WeightsError(f"{where} names an unknown architecture {arch!r}; digitlab knows {list_models()}.")
-    model = DigitClassifier(**config)
+    try:
+        model = DigitClassifier(**config)
+    except (TypeError, ValueError) as err:
+        raise WeightsError(f"The config.json of {where} does not describe a digitlab model ({err}).") from err
     try:
         tensors = load_file(str(weights_path))
         model.load_state_dict(tensors, strict=True)
@@ -45,17 +173,132 @@ def model_from_files(config_path: Path, weights_path: Path, where: str) -> Digit
 def load_local(folder: str | Path) -> DigitClassifier:
     """Load a model saved by `save_model` from a local folder."""
     folder = Path(folder)
-    weights = folder / "model.safetensors"
+    weights = folder / WEIGHTS_NAME
     if not weights.is_file():
         if any(p.suffix in PICKLE_SUFFIXES for p in folder.glob("*")):
             raise WeightsError(f"{folder} holds only pickle weights (.bin/.pth); digitlab loads safetensors only.")
         raise WeightsError(f"{folder} has no model.safetensors.")
-    return model_from_files(folder / "config.json", weights, str(folder))
+    return model_from_files(folder / CONFIG_NAME, weights, str(folder))
 
 
-def load_model(source: str | Path | None = None, revision: str | None = None) -> DigitClassifier:
-    """Load from a local folder (default: the shipped weights) or, later, a Hub repo id."""
-    source = Path(source or DEFAULT_WEIGHTS)
-    if not source.is_dir():
-        raise WeightsError(f"{source} is not a folder of digitlab weights.")
-    return load_local(source)
+def load_model(source: str | Path | None = None, revision: str | None = None,
+               token: str | None = None) -> DigitClassifier:
+    """Load from a local folder, a Hub repo id (at `revision`), or None: the shipped weights.
+
+    `token` (default: $HF_TOKEN or the saved login) is only needed for private or gated repos.
+    """
+    if source is None or str(source) == "":
+        return load_local(DEFAULT_WEIGHTS)
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return load_local(path)
+    if path.exists():
+        raise WeightsError(f"{source} is a file; give the folder that holds model.safetensors and config.json.")
+    try:
+        validate_repo_id(str(source))
+    except HFValidationError:
+        message = f"{str(source)!r} is neither a local folder nor a Hub repo id like 'user/digitlab-cnn'."
+        raise WeightsError(message) from None
+    folder = download(str(source), revision or None, token or None)
+    return model_from_files(folder / CONFIG_NAME, folder / WEIGHTS_NAME, describe(str(source), revision))
+
+
+# --- the Hub ---------------------------------------------------------------------------------
+
+class QuietProgress(hf_tqdm):
+    """No download bars: the files are small, and the CLI and app report the result in one line."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["disable"] = True
+        super().__init__(*args, **kwargs)
+
+
+def describe(repo_id: str, revision: str | None = None) -> str:
+    return f"Hub repo {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
+
+
+def download(repo_id: str, revision: str | None = None, token: str | None = None) -> Path:
+    """Fetch config.json + model.safetensors (+ training.json) into the HF cache; return the snapshot folder.
+
+    Offline (HF_HUB_OFFLINE=1, or the Hub unreachable) a cached snapshot is used as it is.
+    """
+    try:
+        folder = Path(snapshot_download(repo_id, revision=revision, token=token, allow_patterns=HUB_FILES,
+                                          tqdm_class=QuietProgress))
+    except HUB_ERRORS as err:
+        raise hub_error(err, repo_id, revision) from err
+    where = describe(repo_id, revision)
+    if not (folder / WEIGHTS_NAME).is_file():
+        try:  # the snapshot's full file list, cached by snapshot_download: no extra request
+            names = [f.path for f in get_cached_repo_tree(repo_id, revision=folder.name)]
+        except CachedRepoTreeNotFoundError:
+            names = []
+        pickles = [n for n in names if n.endswith(PICKLE_SUFFIXES)]
+        if pickles:
+            raise HubError(f"{where} holds only pickle weights ({', '.join(pickles)}); "
+                           "digitlab loads safetensors only, so it was not downloaded.")
+        raise HubError(f"{where} has no model.safetensors, so it holds no digitlab weights.")
+    if not (folder / CONFIG_NAME).is_file():
+        raise HubError(f"{where} has no config.json saying which architecture its weights are for.")
+    return folder
+
+
+def push_model(model: DigitClassifier, repo_id: str, token: str | None = None, private: bool = False,
+               card: dict | None = None) -> PushResult:
+    """Upload weights, config.json and a model card to `repo_id` in one commit, creating the repo if needed.
+
+    The token comes from `token`, $HF_TOKEN or the saved login (`hf auth login`); it is never echoed.
+    """
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        raise HubError(f"{repo_id!r} is not a Hub repo id; use the form 'user/digitlab-cnn'.") from None
+    token = token or get_token()
+    if not token:
+        raise HubError(f"Pushing to {repo_id!r} needs a Hub token: pass --token, set HF_TOKEN, or run `hf auth login`.")
+    api = HfApi(token=token)  # built per call so HF_ENDPOINT changes are seen
+    try:
+        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
+        card = dict(card or {})
+        acc = f" ({card['test_acc']:.2f}% test accuracy)" if isinstance(card.get("test_acc"), (int, float)) else ""
+        with tempfile.TemporaryDirectory() as tmp:
+            save_model(model, tmp, card=card, name=repo_id)
+            info = api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=f"Upload {model.arch}{acc}")
+    except HUB_ERRORS as err:
+        raise hub_error(err, repo_id, push=True) from err
+    return PushResult(url=f"{api.endpoint}/{repo_id}", commit=info.oid, repo_id=repo_id)
+
+
+def hub_error(err: Exception, repo_id: str, revision: str | None = None, push: bool = False) -> HubError:
+    """One plain sentence for a Hub client error; it never contains the token."""
+    where, endpoint = f"{repo_id!r}" + (f" at revision {revision!r}" if revision else ""), constants.ENDPOINT
+    status = getattr(getattr(err, "response", None), "status_code", None)
+    if isinstance(err, OfflineModeIsEnabled) or (isinstance(err, LocalEntryNotFoundError) and constants.HF_HUB_OFFLINE):
+        msg = (f"Cannot push to {repo_id!r} while HF_HUB_OFFLINE is set." if push else
+               f"{where} is not in the local Hub cache and HF_HUB_OFFLINE is set; pull it once while online.")
+    elif isinstance(err, (LocalEntryNotFoundError, httpx2.TransportError)):
+        msg = (f"Could not reach the Hub at {endpoint}" + ("" if push else f", and {where} is not in the local cache")
+               + "; check your connection or HF_ENDPOINT.")
+    elif isinstance(err, GatedRepoError):  # a RepositoryNotFoundError too: test it first
+        msg = (f"{repo_id!r} is a gated repo: accept its conditions at {endpoint}/{repo_id} "
+               "and use a token of an account that has access.")
+    elif isinstance(err, RevisionNotFoundError):
+        msg = f"{repo_id!r} has no revision {revision!r}; give a branch, tag or commit that exists."
+    elif isinstance(err, RepositoryNotFoundError):
+        msg = (f"Cannot push to {repo_id!r}: it does not exist or your token cannot see it." if push else
+               f"There is no model repo {repo_id!r} on {endpoint}, or it is private and needs a token "
+               "(--token or HF_TOKEN) that can read it.")
+    elif isinstance(err, RemoteEntryNotFoundError):
+        msg = f"{where} lacks a file it listed a moment ago; try again."
+    elif status == 401:
+        msg = f"The Hub at {endpoint} rejected the token (invalid or expired); check it or make a new one."
+    elif status == 403:
+        msg = (f"Your token may not write to {repo_id!r}: it is read-only, or the namespace is not yours." if push else
+               f"Your token may not read {repo_id!r}.")
+    elif status is not None and status >= 500:
+        msg = f"The Hub at {endpoint} had a server error ({status}); try again later."
+    elif isinstance(err, HFValidationError):
+        msg = f"{repo_id!r} or revision {revision!r} is not valid on the Hub."
+    else:
+        msg = f"The Hub at {endpoint} refused the request for {where} (HTTP {status})."
+    return HubError(msg)
