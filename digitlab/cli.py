@@ -182,7 +182,7 @@ def run_push(args: argparse.Namespace) -> None:
     model = hub.load_model(args.weights)
     result = hub.push_model(model, args.repo_id, token=args.token, private=args.private,
                             card=hub.read_card_data(args.weights))
-    print(f"pushed to {result.url} (commit {result.commit})")
+    print(f"pushed {result.repo_id} to {result.url} (commit {result.commit})")
 
 
 def run_pull(args: argparse.Namespace) -> None:
@@ -190,7 +190,7 @@ def run_pull(args: argparse.Namespace) -> None:
 
     model = hub.load_model(args.repo_id, args.revision, token=args.token)
     out = Path(args.out or Path("runs") / args.repo_id.split("/")[-1])
-    hub.save_model(model, out)
+    hub.save_model(model, out, card=hub.read_card_data(args.repo_id, args.revision), name=args.repo_id)
     print(f"pulled {args.repo_id} ({model.arch}, {model.num_params:,} parameters) into {out}")
 
 
