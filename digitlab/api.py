@@ -1,0 +1,45 @@
+"""A plain JSON endpoint beside the Gradio UI, for clients that don't speak Gradio's protocol.
+
+    curl -X POST --data-binary @digit.png 'http://127.0.0.1:7860/api/predict?top_k=3'
+    -> {"label": "7", "confidences": {"7": 0.98, "1": 0.01, "2": 0.003}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from digitlab.predict import Predictor
+from digitlab.preprocess import MAX_BYTES, ImageError
+
+PREDICT_PATH = "/api/predict"
+
+
+def error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def json_routes(active: Callable[[], Predictor]) -> list[Route]:
+    """Routes that read the image bytes of a POST and answer with the active model's top-k."""
+
+    async def predict(request: Request) -> JSONResponse:
+        try:
+            k = int(request.query_params.get("top_k", 3))
+        except ValueError:
+            return error("top_k must be a whole number.", 400)
+        if int(request.headers.get("content-length") or 0) > MAX_BYTES:
+            return error(f"The image is larger than {MAX_BYTES // 2**20} MB.", 413)
+        body = await request.body()
+        if len(body) > MAX_BYTES:
+            return error(f"The image is larger than {MAX_BYTES // 2**20} MB.", 413)
+        try:
+            confidences = await run_in_threadpool(active().predict, body, max(1, k))
+        except ImageError as err:
+            return error(str(err), 422)
+        return JSONResponse({"label": next(iter(confidences)), "confidences": confidences})
+
+    return [Route(PREDICT_PATH, predict, methods=["POST"])]

@@ -1,0 +1,204 @@
+"""Serving benchmark: predictor alone, the Gradio endpoint under N clients, the JSON endpoint.
+
+Starts `python app.py` as its own process so that the server's CPU time and RSS are read
+from its own counters (/proc), apart from the load generator sharing the same cores.
+
+    python scripts/bench_serve.py [--clients 32] [--seconds 30] [--json-clients 16] [--soak 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from digitlab.data import load_sample  # noqa: E402
+from digitlab.predict import Predictor  # noqa: E402
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def sketches(n: int = 16, size: int = 800) -> list[tuple[bytes, str]]:
+    """(PNG bytes, label) of sample test digits drawn as black ink on an 800x800 white canvas."""
+    digits = load_sample()
+    out = []
+    for i in range(n):
+        ink = Image.fromarray(digits.test_images[i].numpy()).resize((520, 520), Image.BILINEAR)
+        canvas = Image.new("L", (size, size), 255)
+        canvas.paste(Image.new("L", ink.size, 0), (140 + 7 * i, 120), ink.point(lambda v: 255 if v > 60 else 0))
+        buf = io.BytesIO()
+        canvas.convert("RGBA").save(buf, "PNG")
+        out.append((buf.getvalue(), str(int(digits.test_labels[i]))))
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_predictor(images: list[tuple[bytes, str]], calls: int = 300) -> None:
+    predictor = Predictor.from_pretrained()
+    arrays = [np.asarray(Image.open(io.BytesIO(png))) for png, _ in images]
+    value = {"background": None, "layers": [], "composite": arrays[0]}
+    for _ in range(20):
+        predictor.predict(value)
+    times = []
+    for i in range(calls):
+        value = {"background": None, "layers": [], "composite": arrays[i % len(arrays)]}
+        start = time.perf_counter()
+        predictor.predict(value)
+        times.append(1000 * (time.perf_counter() - start))
+    print(f"Predictor.predict alone, 800x800 sketch dict: p50 {percentile(times, 50):.2f} ms, "
+          f"p95 {percentile(times, 95):.2f} ms over {calls} calls (goal p50 <= 5 ms)")
+
+
+def run_load(name: str, clients: int, seconds: float, make_call, pid: int) -> int:
+    """Run `clients` threads calling make_call(i) for `seconds`; print the figures; return calls served."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+    workers = [make_call(i) for i in range(clients)]  # per-client setup outside the timed window
+
+    def worker(call) -> None:
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            try:
+                call()
+            except Exception as err:  # the figure to report, not to hide
+                with lock:
+                    errors.append(f"{type(err).__name__}: {err}"[:200])
+                continue
+            with lock:
+                latencies.append(time.perf_counter() - start)
+
+    cpu0, rss0, t0 = cpu_seconds(pid), rss_mb(pid), time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
+    n = len(latencies)
+    print(f"{name}: {clients} clients x {seconds:.0f}s: {n} predictions, {n / wall:.1f}/s, errors {len(errors)}, "
+          f"latency p50 {1000 * percentile(latencies, 50):.0f} ms p95 {1000 * percentile(latencies, 95):.0f} ms "
+          f"p99 {1000 * percentile(latencies, 99):.0f} ms, server CPU {1000 * cpu / max(n, 1):.1f} ms/prediction, "
+          f"RSS {rss0:.0f} -> {rss_mb(pid):.0f} MB")
+    for e in sorted(set(errors))[:3]:
+        print(f"  error: {e}")
+    return n
+
+
+def gradio_caller(url: str, files: list[tuple[str, str]]):
+    from gradio_client import Client, handle_file
+
+    def make(i: int):
+        client = Client(url, verbose=False)
+        path, label = files[i % len(files)]
+        value = {"background": None, "layers": [], "composite": handle_file(path)}
+
+        def call() -> None:
+            result = client.predict(value, 3, api_name="/predict_sketch")
+            if result[0]["label"] != label:
+                raise AssertionError(f"read {result[0]['label']} for a {label}")
+        return call
+    return make
+
+
+def json_caller(url: str, images: list[tuple[bytes, str]]):
+    import http.client
+    import json
+    from urllib.parse import urlparse
+
+    host = urlparse(url)
+
+    def make(i: int):
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=30)
+        png, label = images[i % len(images)]
+
+        def call() -> None:
+            conn.request("POST", "/api/predict", body=png, headers={"Content-Type": "application/octet-stream"})
+            response = conn.getresponse()
+            body = json.loads(response.read())
+            if response.status != 200 or body["label"] != label:
+                raise AssertionError(f"{response.status}: {body}")
+        return call
+    return make
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--clients", type=int, default=32, help="Gradio clients (default: 32)")
+    ap.add_argument("--json-clients", type=int, default=16, help="JSON endpoint clients (default: 16)")
+    ap.add_argument("--seconds", type=float, default=30, help="length of each load run (default: 30)")
+    ap.add_argument("--soak", type=int, default=10000, help="predictions for the RSS growth check (default: 10000)")
+    args = ap.parse_args()
+
+    images = sketches()
+    bench_predictor(images)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_serve_"))
+    files = []
+    for i, (png, label) in enumerate(images):
+        (tmp / f"sketch_{i}.png").write_bytes(png)
+        files.append((str(tmp / f"sketch_{i}.png"), label))
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        pid = server.pid
+        print(f"server pid {pid} up, RSS {rss_mb(pid):.0f} MB")
+        run_load("warm-up", 2, 3, gradio_caller(url, files), pid)
+        rss_start = rss_mb(pid)
+        served = run_load("Gradio /predict_sketch", args.clients, args.seconds, gradio_caller(url, files), pid)
+        served += run_load("JSON /api/predict", args.json_clients, args.seconds, json_caller(url, images), pid)
+        while served < args.soak:
+            served += run_load("soak (JSON)", args.json_clients, 10, json_caller(url, images), pid)
+        print(f"RSS growth over {served} predictions: {rss_mb(pid) - rss_start:+.1f} MB (goal <= 50 MB)")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+if __name__ == "__main__":
+    main()
