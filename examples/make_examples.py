@@ -1,0 +1,35 @@
+"""Render the most typical test digit of a few classes in the shipped sample as pen-on-paper images for gr.Examples.
+
+Run once from the repo root: python -m examples.make_examples
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from digitlab.data import SAMPLE_PATH
+
+OUT = Path(__file__).parent
+PICKS = {"2": "png", "3": "jpg", "5": "png", "7": "png", "9": "webp"}  # label -> file format
+
+
+def render(view: np.ndarray, size: int = 112, margin: int = 16) -> Image.Image:
+    """28x28 ink-high -> black ink on white, smoothly enlarged like a pen stroke."""
+    big = Image.fromarray(view).resize((size, size), Image.Resampling.BICUBIC)
+    return ImageOps.expand(ImageOps.invert(big), border=margin, fill=255)
+
+
+def main() -> None:
+    with np.load(SAMPLE_PATH) as z:
+        images, labels = z["test_images"].astype(np.float32), z["test_labels"]
+    for label, fmt in PICKS.items():
+        digits = images[labels == int(label)]
+        typical = np.argmin(((digits - digits.mean(0)) ** 2).sum((1, 2)))  # nearest the class mean
+        render(digits[typical].astype(np.uint8)).save(OUT / f"digit_{label}.{fmt}", quality=90, optimize=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""The lab through its HTTP API, as a gradio_client user sees it; the app launches once per module.
+
+The app runs on the weights in $DIGITLAB_WEIGHTS when set, else the shipped ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+import app
+from digitlab import hub
+from digitlab.data import load_sample
+from digitlab.models import DigitClassifier
+
+pytest_plugins = ["tests.hub_server"]
+
+EMPTY_SKETCH = {"background": None, "layers": [], "composite": None}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def source() -> str:
+    return os.environ.get("DIGITLAB_WEIGHTS") or str(hub.DEFAULT_WEIGHTS)
+
+
+@pytest.fixture(scope="module")
+def client(source: str):
+    demo = app.build_app(source)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(url, verbose=False)
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def sketch_of_a_7(tmp_path_factory) -> dict:
+    """A sample test-set 7, drawn 800x800 black on white as the Sketchpad composite comes."""
+    data = load_sample()
+    digit = data.test_images[int((data.test_labels == 7).nonzero()[0])].numpy()
+    big = Image.fromarray(255 - digit).resize((560, 560), Image.Resampling.BICUBIC)
+    canvas = Image.new("RGB", (800, 800), "white")
+    canvas.paste(big, (120, 120))
+    path = tmp_path_factory.mktemp("sketch") / "seven.png"
+    canvas.save(path)
+    return {"background": None, "layers": [], "composite": handle_file(str(path))}
+
+
+def labels(label_value: dict) -> list[str]:
+    return [c["label"] for c in label_value["confidences"]]
+
+
+def view_pixels(view_html: str) -> np.ndarray:
+    """The 28x28 view inlined in the HTML output."""
+    data = re.search(r'src="data:image/png;base64,([^"]+)"', view_html).group(1)
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))))
+
+
+def test_a_sketched_7_is_read_as_7_and_the_model_view_comes_back(client, sketch_of_a_7):
+    label, view, hint = client.predict(sketch_of_a_7, api_name="/predict_sketch")
+    assert label["label"] == "7"
+    assert len(label["confidences"]) == 3  # top-k defaults to 3
+    pixels = view_pixels(view)  # the model's own view, enlarged only in the browser
+    assert pixels.shape == (28, 28) and pixels.max() == 255 and pixels[0, 0] == 0  # white ink on black
+    assert hint == ""
+
+
+def test_top_k_is_adjustable(client, sketch_of_a_7):
+    label, _, _ = client.predict(sketch_of_a_7, 5, api_name="/predict_sketch")
+    assert len(label["confidences"]) == 5 and labels(label)[0] == "7"
+
+
+def test_an_empty_canvas_clears_the_answer_and_asks_for_a_digit(client):
+    label, view, hint = client.predict(EMPTY_SKETCH, api_name="/predict_sketch")
+    assert not label or not label.get("confidences")
+    assert view == ""
+    assert "Draw a digit" in hint
+
+
+@pytest.mark.parametrize("path", app.EXAMPLES, ids=lambda p: Path(p).name)
+def test_every_bundled_example_is_read_correctly(client, path):
+    label, _, _ = client.predict(handle_file(path), api_name="/predict_upload")
+    assert label["label"] == Path(path).stem.split("_")[1]
+
+
+def test_a_broken_file_gets_a_plain_error_and_the_next_request_still_works(client, tmp_path):
+    broken = tmp_path / "digit.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    with pytest.raises(Exception, match="not an image we can read"):
+        client.predict(handle_file(str(broken)), api_name="/predict_upload")
+    label, _, _ = client.predict(handle_file(app.EXAMPLES[0]), api_name="/predict_upload")
+    assert label["label"] == Path(app.EXAMPLES[0]).stem.split("_")[1]
+
+
+def test_a_bad_weights_source_is_refused_plainly_and_the_old_model_keeps_answering(client, tmp_path, sketch_of_a_7):
+    with pytest.raises(Exception, match="has no model.safetensors"):
+        client.predict(str(tmp_path), "", api_name="/load_weights")
+    mismatched = tmp_path / "mismatched"
+    hub.save_model(DigitClassifier(arch="lenet"), mismatched)
+    (mismatched / "config.json").write_text('{"arch": "speednet"}')
+    with pytest.raises(Exception, match="do not fit"):
+        client.predict(str(mismatched), "", api_name="/load_weights")
+    assert client.predict(sketch_of_a_7, api_name="/predict_sketch")[0]["label"] == "7"
+
+
+def test_training_streams_epochs_keeps_predicting_and_stops_on_request(client, source, sketch_of_a_7):
+    job = client.submit("sample", "lenet", 50, 64, 3e-3, "adamw", False, 0, api_name="/train")
+
+    def epochs_logged() -> int:
+        outputs = job.outputs()
+        return sum(line.startswith("epoch ") for line in outputs[-1][0].splitlines()) if outputs else 0
+
+    deadline = time.monotonic() + 60
+    while epochs_logged() < 2 and time.monotonic() < deadline and not job.done():
+        assert client.predict(sketch_of_a_7, api_name="/predict_sketch")[0]["label"] == "7"  # while training
+    assert epochs_logged() >= 2, "two epoch updates should have streamed in"
+    curves = job.outputs()[-1][1]
+    assert {row[1] for row in curves["data"]} == {"train", "test"}  # long format: one series per split
+    client.predict(api_name="/stop_training")
+    stopped = time.monotonic()
+    log, _, _, status, download, summary, grid = job.result(timeout=30)
+    assert time.monotonic() - stopped < 5
+    assert "Stopped after" in status and "/50 epochs" in status
+    assert Path(download).suffix == ".zip" and "lenet" in summary and Path(grid).is_file()
+    # The new model is not active until asked for; then it is, and going back works too.
+    assert "trained here" not in client.predict(source, "", api_name="/load_weights")
+    assert "trained here on sample" in client.predict(api_name="/use_trained")
+    assert client.predict(sketch_of_a_7, api_name="/predict_sketch")[0]["confidences"]
+    assert "trained here" not in client.predict(source, "", api_name="/load_weights")
+
+
+def test_a_model_pushed_to_the_hub_loads_back_by_repo_id(client, local_hub, sketch_of_a_7):
+    message = client.predict("alice/lab-demo", local_hub.token, False, "active model", api_name="/push_to_hub")
+    assert "alice/lab-demo" in message and local_hub.commits("alice/lab-demo")
+    active = client.predict("alice/lab-demo", "", api_name="/load_weights")
+    assert "alice/lab-demo" in active
+    assert client.predict(sketch_of_a_7, api_name="/predict_sketch")[0]["label"] == "7"
+    blocks = app.build_app("alice/lab-demo")  # what `python app.py --weights alice/lab-demo` builds
+    assert any("alice/lab-demo" in str(getattr(b, "value", "")) for b in blocks.blocks.values())
+
+
+def test_hub_failures_are_plain_errors_and_leave_the_active_model(client, local_hub, monkeypatch, sketch_of_a_7):
+    with pytest.raises(Exception, match="alice/missing"):
+        client.predict("alice/missing", "", api_name="/load_weights")
+    with pytest.raises(Exception, match=r"(?i)token"):
+        client.predict("alice/lab-bad-token", "hf_not_a_real_token", True, "active model", api_name="/push_to_hub")
+    with pytest.raises(Exception, match="needs a Hub token: paste"):
+        client.predict("alice/lab-no-token", "", True, "active model", api_name="/push_to_hub")
+    monkeypatch.setenv("HF_TOKEN", local_hub.token)  # an empty token field falls back to $HF_TOKEN
+    assert "alice/lab-env" in client.predict("alice/lab-env", "", True, "active model", api_name="/push_to_hub")
+    local_hub.stop()
+    with pytest.raises(Exception, match="alice/lab-env"):
+        client.predict("alice/lab-env", "", api_name="/load_weights")
+    assert client.predict(sketch_of_a_7, api_name="/predict_sketch")[0]["label"] == "7"
+
+
+def test_the_app_refuses_bad_weights_at_start_up_with_one_line(capsys):
+    assert app.main(["--weights", "/no/such/folder"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
