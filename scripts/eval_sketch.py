@@ -1,0 +1,222 @@
+"""Sketch-realism benchmark: digits as the app receives them, read naively and by digitlab.
+
+Kinds (seeded; MNIST test digits redrawn with random pen widths, or handwriting fonts):
+  sketchpad  800x800 Sketchpad value, black ink on white, digit 120-720 px, pen 8-40 px
+  layer      the same drawn only on a transparent layer (alpha carries the ink)
+  inverted   white ink on black, an RGB upload
+  coloured   coloured ink on tinted (light or dark) paper
+  photo      JPEG phone photo: lighting gradient, shadow, tilt, blur, noise, some EXIF-rotated
+  font       handwriting-font digits on a white canvas
+  font-photo the font digits as phone photos
+"naive" is the tutorial pipeline: the whole image to greyscale, resized to 28x28, inverted.
+
+    python scripts/eval_sketch.py --weights weights --n 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sketches import (  # noqa: E402
+    CANVAS,
+    coloured,
+    find_fonts,
+    font_glyph,
+    inverted,
+    mnist_glyph,
+    photo,
+    place,
+    sketchpad,
+    to_u8,
+    transparent_layer,
+)
+
+from digitlab.data import load_digits  # noqa: E402
+from digitlab.preprocess import ImageError, to_mnist  # noqa: E402
+
+MNIST_KINDS = ("sketchpad", "layer", "inverted", "coloured", "photo")
+FONT_KINDS = ("font", "font-photo")
+KINDS = MNIST_KINDS + FONT_KINDS
+
+
+def mnist_examples(kind: str, images: np.ndarray, labels: np.ndarray, n: int, seed: int) -> Iterator[tuple]:
+    """(source, label) pairs of one kind, from n random MNIST test digits."""
+    rng = np.random.default_rng([seed, KINDS.index(kind)])
+    for i in rng.choice(len(images), min(n, len(images)), replace=False):
+        if kind == "photo":
+            size = 300
+            glyph = mnist_glyph(images[i], size, size * rng.uniform(0.05, 0.2))
+            yield photo(glyph, rng), int(labels[i])
+            continue
+        size = int(rng.integers(120, 721))
+        ink = place(mnist_glyph(images[i], size, float(np.exp(rng.uniform(np.log(8), np.log(40))))), rng)
+        yield render(kind, ink, rng), int(labels[i])
+
+
+def font_examples(kind: str, fonts: list[Path], reps: int, seed: int) -> Iterator[tuple]:
+    """(source, label) pairs: every digit of every font, `reps` times at random sizes and places."""
+    rng = np.random.default_rng([seed, KINDS.index(kind)])
+    for font in fonts:
+        for digit in range(10):
+            for _ in range(reps):
+                if kind == "font-photo":
+                    yield photo(font_glyph(font, digit, 300), rng), digit
+                else:
+                    ink = place(font_glyph(font, digit, int(rng.integers(120, 721))), rng)
+                    yield np.repeat(to_u8(1 - ink)[..., None], 3, axis=2), digit
+
+
+def render(kind: str, ink: np.ndarray, rng: np.random.Generator):
+    if kind == "sketchpad":
+        return sketchpad(ink)
+    if kind == "layer":
+        return transparent_layer(ink)
+    if kind == "inverted":
+        return inverted(ink)
+    return coloured(ink, rng)
+
+
+def naive_view(source) -> np.ndarray:
+    """The tutorial pipeline: whole image, greyscale (alpha over white), 28x28, inverted."""
+    if isinstance(source, dict):
+        source = source["composite"] if source["composite"] is not None else source["layers"][0]
+    img = Image.open(io.BytesIO(source)) if isinstance(source, bytes) else Image.fromarray(source)
+    if img.mode == "RGBA":
+        img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img)
+    return 255 - np.asarray(img.convert("L").resize((28, 28), Image.Resampling.BILINEAR))
+
+
+def load_classifier(weights: str | None):
+    """The model behind the Predictor (falls back to the bare classifier while predict.py is missing)."""
+    try:
+        from digitlab.predict import Predictor
+
+        return Predictor.from_pretrained(weights).model.eval()
+    except ImportError:
+        from digitlab.models import DigitClassifier
+
+        return DigitClassifier.from_pretrained(weights).eval()
+
+
+@torch.inference_mode()
+def classify(model, views: list[np.ndarray]) -> np.ndarray:
+    batch = torch.from_numpy(np.stack(views)).float().div_(255)[:, None]
+    return model(batch).argmax(1).numpy()
+
+
+def evaluate(model, examples: Iterator[tuple], sheet: Path | None, kind: str, batch: int = 64) -> dict:
+    """Accuracy of both pipelines over a stream of examples, and digitlab's preprocessing time."""
+    naive_ok = ours_ok = n = errors = 0
+    times: list[float] = []
+    shown: list[tuple] = []
+    chunk: list[tuple] = []
+
+    def flush() -> None:
+        nonlocal naive_ok, ours_ok, n, errors
+        sources, labels = zip(*chunk, strict=True)
+        labels = np.array(labels)
+        views, readable = [], []
+        for source in sources:
+            start = time.perf_counter()
+            try:
+                views.append(to_mnist(source))
+                readable.append(True)
+            except ImageError:
+                views.append(np.zeros((28, 28), np.uint8))
+                readable.append(False)
+            times.append(time.perf_counter() - start)
+        ours = np.where(readable, classify(model, views), -1)
+        naive = classify(model, [naive_view(s) for s in sources])
+        n += len(labels)
+        errors += len(labels) - sum(readable)
+        ours_ok += int((ours == labels).sum())
+        naive_ok += int((naive == labels).sum())
+        for s, v, y, p in zip(sources, views, labels, ours, strict=True):
+            if len(shown) < 40 and (p != y or len(shown) < 20):
+                shown.append((s, v, int(y), int(p)))
+        chunk.clear()
+
+    for example in examples:
+        chunk.append(example)
+        if len(chunk) == batch:
+            flush()
+    if chunk:
+        flush()
+    if sheet is not None and shown:
+        save_sheet(shown, sheet / f"{kind}.png")
+    return dict(n=n, naive=100 * naive_ok / max(n, 1), ours=100 * ours_ok / max(n, 1), errors=errors,
+                ms=1000 * float(np.median(times)) if times else float("nan"))
+
+
+def thumbnail(source) -> Image.Image:
+    if isinstance(source, dict):
+        source = source["composite"] if source["composite"] is not None else source["layers"][0][..., 3]
+    img = Image.open(io.BytesIO(source)) if isinstance(source, bytes) else Image.fromarray(source)
+    img.thumbnail((112, 112))
+    return img.convert("RGB")
+
+
+def save_sheet(shown: list[tuple], path: Path) -> None:
+    """Input thumbnails beside the 28x28 views (first the first 20, then mistakes), for eyeballing."""
+    from PIL import ImageDraw
+
+    sheet = Image.new("RGB", (4 * 240, ((len(shown) + 3) // 4) * 120), "grey")
+    draw = ImageDraw.Draw(sheet)
+    for k, (source, view, label, pred) in enumerate(shown):
+        x, y = (k % 4) * 240, (k // 4) * 120
+        sheet.paste(thumbnail(source), (x + 2, y + 2))
+        sheet.paste(Image.fromarray(view).resize((112, 112), Image.Resampling.NEAREST).convert("RGB"), (x + 120, y + 2))
+        draw.text((x + 122, y + 4), f"{label}->{pred}", fill="red" if label != pred else "lime")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", help="model folder or Hub repo id (default: the shipped weights)")
+    p.add_argument("--data-dir", default="auto", help="MNIST folder, 'sample' or 'auto' (default: auto)")
+    p.add_argument("--n", type=int, default=1000, help="MNIST digits per kind (default: 1000)")
+    p.add_argument("--font-reps", type=int, default=3, help="renders per font and digit (default: 3)")
+    p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
+    p.add_argument("--sheet", type=Path, help="save a contact sheet per kind into this folder")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        p.error(f"unknown kinds {unknown}; choose from {list(KINDS)}")
+    model = load_classifier(args.weights)
+    data = load_digits(args.data_dir) if set(kinds) & set(MNIST_KINDS) else None
+    fonts = find_fonts() if set(kinds) & set(FONT_KINDS) else []
+    print(f"weights: {args.weights or 'shipped'}  data: {data or '-'}  fonts: {len(fonts)}  canvas: {CANVAS}px")
+    print(f"{'kind':<11} {'n':>5} {'naive %':>8} {'digitlab %':>10} {'errors':>6} {'prep ms p50':>11}")
+    for kind in kinds:
+        if kind in FONT_KINDS:
+            if not fonts:
+                print(f"{kind:<11} skipped: no handwriting fonts found (apt-get install fonts-dkg-handwriting "
+                      "fonts-breip fonts-femkeklaver fonts-rufscript fonts-sjfonts fonts-humor-sans ...)")
+                continue
+            examples = font_examples(kind, fonts, args.font_reps, args.seed)
+        else:
+            examples = mnist_examples(kind, data.test_images.numpy(), data.test_labels.numpy(), args.n, args.seed)
+        r = evaluate(model, examples, args.sheet, kind)
+        print(f"{kind:<11} {r['n']:>5} {r['naive']:>8.1f} {r['ours']:>10.1f} {r['errors']:>6} {r['ms']:>11.2f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
