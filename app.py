@@ -17,9 +17,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
+from digitlab.api import json_routes
 from digitlab.config import OPTIMIZERS, PRESETS, TrainConfig
 from digitlab.data import SOURCES
 from digitlab.lab import ACTIVE, SKETCH_HINT, TRAINED, UPLOAD_HINT, Lab
@@ -55,9 +57,10 @@ def predict_outputs(tab: str, hint: str) -> tuple[gr.Label, gr.HTML, gr.Markdown
     return label, view, hint_md
 
 
-def build_app(predictor_or_source: Predictor | str | Path | None = None, revision: str | None = None) -> gr.Blocks:
+def build_app(predictor_or_source: Lab | Predictor | str | Path | None = None,
+              revision: str | None = None) -> gr.Blocks:
     """The whole lab as Blocks, not launched; None means the shipped weights."""
-    lab = Lab.create(predictor_or_source, revision)
+    lab = predictor_or_source if isinstance(predictor_or_source, Lab) else Lab.create(predictor_or_source, revision)
     fast = TrainConfig(**PRESETS["fast"])
     predict_opts = dict(trigger_mode="always_last", concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY,
                         show_progress="hidden")
@@ -168,14 +171,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def launch(predictor_or_source: Predictor | str | Path | None = None, revision: str | None = None,
+           **launch_kwargs: Any) -> gr.Blocks:
+    """Build the lab and serve it: the Blocks, plus POST /api/predict (digitlab.api) on the same model."""
+    lab = Lab.create(predictor_or_source, revision)
+    demo = build_app(lab)
+    demo.launch(app_kwargs={"routes": json_routes(lab.active.predictor)}, **launch_kwargs)
+    return demo
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        demo = build_app(args.weights, args.revision)
+        launch(args.weights, args.revision, server_name=args.host, server_port=args.port, share=args.share)
     except (gr.Error, ValueError) as err:  # bad --weights: one line, not a traceback
         print(f"error: {getattr(err, 'message', err)}", file=sys.stderr)
         return 2
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share)
     return 0
 
 

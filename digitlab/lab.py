@@ -64,6 +64,9 @@ class ActiveModel:
         with self._lock:
             self._active = Active(predictor, source, revision, card)
 
+    def predictor(self) -> Predictor:
+        return self.get().predictor
+
     def describe(self) -> str:
         a = self.get()
         m = a.predictor.model
@@ -116,7 +119,7 @@ class Lab:
     def predict(self, image: Any, k: float, hint: str) -> Prediction:
         """Top-k and the 28x28 view the model saw; an empty input clears both and shows the hint."""
         try:
-            probs, view = self.active.get().predictor.predict_view(image, int(k or 3))
+            probs, view = self.active.predictor().predict_view(image, int(k or 3))
         except EmptyImageError:
             return {}, "", hint
         except ImageError as err:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import re
 import socket
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -40,13 +42,17 @@ def source() -> str:
 
 
 @pytest.fixture(scope="module")
-def client(source: str):
-    demo = app.build_app(source)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+def url(source: str):
+    demo = app.launch(source, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
-        yield Client(url, verbose=False)
+        yield demo.local_url.rstrip("/")
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(url: str) -> Client:
+    return Client(url, verbose=False)
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +105,13 @@ def test_every_bundled_example_is_read_correctly(client, path):
     assert label["label"] == Path(path).stem.split("_")[1]
 
 
+def test_the_json_endpoint_beside_the_ui_reads_the_same_examples(url):
+    request = urllib.request.Request(f"{url}/api/predict?top_k=2", data=Path(app.EXAMPLES[0]).read_bytes())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = json.load(response)
+    assert body["label"] == Path(app.EXAMPLES[0]).stem.split("_")[1] and len(body["confidences"]) == 2
+
+
 def test_a_broken_file_gets_a_plain_error_and_the_next_request_still_works(client, tmp_path):
     broken = tmp_path / "digit.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
@@ -120,7 +133,7 @@ def test_a_bad_weights_source_is_refused_plainly_and_the_old_model_keeps_answeri
 
 
 def test_training_streams_epochs_keeps_predicting_and_stops_on_request(client, source, sketch_of_a_7):
-    job = client.submit("sample", "lenet", 50, 64, 3e-3, "adamw", False, 0, api_name="/train")
+    job = client.submit("sample", "lenet", 30, 64, 3e-3, "adamw", False, 0, api_name="/train")
 
     def epochs_logged() -> int:
         outputs = job.outputs()
@@ -136,7 +149,7 @@ def test_training_streams_epochs_keeps_predicting_and_stops_on_request(client, s
     stopped = time.monotonic()
     log, _, _, status, download, summary, grid = job.result(timeout=30)
     assert time.monotonic() - stopped < 5
-    assert "Stopped after" in status and "/50 epochs" in status
+    assert "Stopped after" in status and "/30 epochs" in status
     assert Path(download).suffix == ".zip" and "lenet" in summary and Path(grid).is_file()
     # The new model is not active until asked for; then it is, and going back works too.
     assert "trained here" not in client.predict(source, "", api_name="/load_weights")

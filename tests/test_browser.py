@@ -29,10 +29,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def url():
-    demo = app.build_app(os.environ.get("DIGITLAB_WEIGHTS"))
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    demo = app.launch(os.environ.get("DIGITLAB_WEIGHTS"), server_name="127.0.0.1", server_port=free_port(),
+                      prevent_thread_lock=True, quiet=True)
     try:
-        yield url
+        yield demo.local_url
     finally:
         demo.close()
 
