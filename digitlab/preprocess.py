@@ -107,8 +107,17 @@ def flatten(background: Image.Image | None, layers: list[Image.Image]) -> Image.
 def read_pixels(source: Any) -> np.ndarray:
     """Any supported source -> (H, W, C) uint8, C = 1 (grey), 3 (RGB) or 4 (RGBA), upright."""
     if isinstance(source, np.ndarray) or (hasattr(source, "__array__") and not isinstance(source, Image.Image)):
-        return array_pixels(np.asarray(source))
+        return array_pixels(as_array(source))
     return pixels_of(read_image(source))
+
+
+def as_array(source: Any) -> np.ndarray:
+    """np.asarray, with array-likes that refuse (a CUDA tensor, one that needs grad) explained."""
+    try:
+        return np.asarray(source)
+    except Exception as err:
+        raise ImageError(f"Cannot read a {type(source).__name__} as an image: give a CPU array without "
+                         "gradients, a PIL image or an image file.") from err
 
 
 def read_image(source: Any) -> Image.Image:
@@ -126,7 +135,7 @@ def read_image(source: Any) -> Image.Image:
     if hasattr(source, "read"):
         return open_bytes(source.read(MAX_BYTES + 1))
     if isinstance(source, np.ndarray) or hasattr(source, "__array__"):
-        return Image.fromarray(squeeze(array_pixels(np.asarray(source))))
+        return Image.fromarray(squeeze(array_pixels(as_array(source))))
     raise ImageError(f"Cannot read a {type(source).__name__} as an image: "
                      "give an image file, a PIL image or a numpy array.")
 
@@ -259,12 +268,15 @@ def as_uint8(a: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- pass 1: the page
 
 
+Matte = float | np.ndarray | None  # grey level or (3,) colour under transparent pixels
+
+
 @dataclass
 class Page:
     """What the page pass learned, reused when the digit is re-read at full resolution."""
 
     step: int  # input pixels per page pixel
-    matte: float | None  # colour transparent pixels are laid on; None when opaque
+    matte: Matte  # colour transparent pixels are laid on; None when opaque
     background: np.ndarray  # (C,) colour, or (H, W, C) field at page scale for uneven light
     light_ref: float  # paper brightness ink contrast is scaled to (field only)
     noise: float  # typical ink distance of background pixels
@@ -273,23 +285,35 @@ class Page:
     cell: int  # page pixels per grid cell
     bbox: tuple[int, int, int, int]  # y0, y1, x0, x1 of the digit in page pixels, ends exclusive
     stroke: float  # mean stroke width in page pixels
+    sheet: bool  # the "digit" is a solid block: a sheet of paper on a desk, with the digit on it
 
 
 def pixels_to_mnist(a: np.ndarray) -> np.ndarray:
     """The two passes on (H, W, C) uint8 pixels."""
+    page = find_page(a)
+    if page.sheet:  # a photo of a sheet on a desk: the "ink" found is the sheet; read inside it
+        y0, y1, x0, x1 = (v * page.step for v in page.bbox)
+        dy, dx = (y1 - y0) // 20, (x1 - x0) // 20  # clear of the sheet's edge and its shadow
+        a = a[y0 + dy:y1 - dy, x0 + dx:x1 - dx]
+        check_size((a.shape[1], a.shape[0]))
+        page = find_page(a)
+    return fit_and_centre(normalise_strokes(read_digit(a, page)))
+
+
+def find_page(a: np.ndarray) -> Page:
+    """The page pass on every step-th pixel (cheap at any size), or on block averages when
+    strokes are thinner than the step and could slip between the samples."""
     step = max(1, math.ceil(max(a.shape[:2]) / PAGE))
+    if step == 1:
+        return read_page(a, step)
     try:
         page = read_page(a[step // 2::step, step // 2::step], step)
-        if step == 1 or page.stroke >= 1.2:
-            return fit_and_centre(normalise_strokes(read_digit(a, page)))
+        if page.stroke >= 1.2:
+            return page
     except EmptyImageError:
-        if step == 1:
-            raise
-    # Strokes thinner than the sampling step slip between samples: average the page instead.
+        pass  # maybe hairlines between the samples
     h, w = a.shape[0] // step * step, a.shape[1] // step * step
-    page = read_page(resample(a[:h, :w], (w // step, h // step)), step)
-    ink = read_digit(a, page)
-    return fit_and_centre(normalise_strokes(ink))
+    return read_page(resample(a[:h, :w], (w // step, h // step)), step)
 
 
 def read_page(pixels: np.ndarray, step: int) -> Page:
@@ -308,14 +332,16 @@ def read_page(pixels: np.ndarray, step: int) -> Page:
     rows, cols = np.flatnonzero(in_digit.any(1)), np.flatnonzero(in_digit.any(0))
     bbox = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
     stroke = stroke_width(in_digit.astype(np.float32))
-    return Page(step, matte, background, light_ref, noise, threshold, keep, cell, bbox, stroke)
+    inside = in_digit[bbox[0]:bbox[1], bbox[2]:bbox[3]]
+    sheet = inside.size > 0.2 * d.size and inside.mean() > 0.85  # no digit fills its own box
+    return Page(step, matte, background, light_ref, noise, threshold, keep, cell, bbox, stroke, sheet)
 
 
 def as_float(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32) * np.float32(1 / 255)
 
 
-def drop_alpha(a: np.ndarray, matte: float | None = None) -> tuple[np.ndarray, float | None]:
+def drop_alpha(a: np.ndarray, matte: Matte = None) -> tuple[np.ndarray, Matte]:
     """(H, W, C) colour without alpha: transparent pixels laid on a matte that is background.
 
     When the opaque part is small it is the ink (a Sketchpad layer, maybe black RGB with the
@@ -331,8 +357,8 @@ def drop_alpha(a: np.ndarray, matte: float | None = None) -> tuple[np.ndarray, f
         opaque = alpha[..., 0] > 0.5
         if not opaque.any():
             raise EmptyImageError(BLANK_IMAGE)
-        lum = float(np.median(rgb[opaque]))
-        matte = (1.0 if lum < 0.5 else 0.0) if opaque.mean() < 0.5 else lum
+        colour = np.median(rgb[opaque], axis=0)
+        matte = (1.0 if colour.mean() < 0.5 else 0.0) if opaque.mean() < 0.5 else colour
     return rgb * alpha + matte * (1 - alpha), matte
 
 

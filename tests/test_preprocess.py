@@ -127,6 +127,15 @@ def test_numpy_arrays_of_any_common_shape_and_dtype(make):
     assert corr(view, reference(TWO)) > 0.9
 
 
+def test_torch_tensors_from_the_dataset_and_a_plain_error_for_ones_that_need_grad():
+    import torch
+
+    view = to_mnist(torch.from_numpy(TWO))
+    assert corr(view, reference(TWO)) > 0.99
+    with pytest.raises(ImageError, match="Cannot read a Tensor"):
+        to_mnist(torch.zeros(28, 28, requires_grad=True))
+
+
 def test_paths_bytes_and_file_objects(tmp_path):
     data = png_bytes(SKETCH)
     path = tmp_path / "two.png"
@@ -289,6 +298,23 @@ def test_a_phone_photo_with_shadow_and_noise():
         view = to_mnist(out.getvalue())
         assert_mnist_like(view)
         assert corr(view, reference(digit)) > 0.85
+
+
+def test_a_photo_of_a_sheet_on_a_dark_desk_reads_the_digit_on_the_sheet():
+    desk = Image.new("RGB", (800, 600), (70, 60, 55))
+    sheet = draw(SEVEN, size=300, at=(100, 50), canvas=480).crop((0, 0, 480, 400)).rotate(
+        3, Image.Resampling.BILINEAR, expand=True, fillcolor=(70, 60, 55))
+    desk.paste(sheet, (150, 90))
+    view = to_mnist(desk)
+    assert_mnist_like(view)
+    assert corr(view, reference(SEVEN)) > 0.85
+
+
+def test_a_coloured_page_with_transparent_margins():
+    page = np.asarray(draw(TWO, paper=(120, 200, 120), ink=(20, 20, 120)).convert("RGBA")).copy()
+    page[:100, :, 3] = 0
+    page[:, :80, 3] = 0
+    assert corr(to_mnist(page), reference(TWO)) > 0.9
 
 
 def test_a_jpeg_stored_sideways_is_turned_upright_by_its_exif_tag():
