@@ -7,7 +7,8 @@ assumptions, so two passes read them:
 1. the page, sampled down to ~128 px: the background colour (or, for photos, a smooth field
    that follows the lighting), ink as colour distance from it (so dark-on-light,
    light-on-dark, coloured and alpha-only ink are one case), an Otsu threshold, and the
-   digit's connected parts (specks away from the digit are dropped);
+   digit's connected parts (specks away from the digit are dropped; a solid sheet of paper
+   photographed on a desk is read from inside);
 2. the digit, re-read from full resolution at 60 px high: soft ink with anti-aliased edges,
    strokes thickened or thinned into MNIST's range, then MNIST's fit and centring.
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from digitlab.data import load_sample
-from digitlab.preprocess import MAX_BYTES, EmptyImageError, ImageError, to_mnist
+from digitlab.preprocess import MAX_BYTES, EmptyImageError, ImageError, label_cells, to_mnist
 
 DIGITS = load_sample().test_images.numpy()[:12]  # real MNIST test digits: 7 2 1 0 4 1 4 9 5 9 0 6
 SEVEN, TWO, ONE, ZERO, FOUR = DIGITS[0], DIGITS[1], DIGITS[2], DIGITS[3], DIGITS[4]
@@ -417,6 +417,31 @@ def test_random_garbage_never_escapes_as_a_raw_exception():
             assert_mnist_like(to_mnist(rng.integers(0, 256, shape).astype(np.uint8)))
         except ImageError:
             pass
+
+
+def flood_fill_count(on: np.ndarray) -> int:
+    """How many 8-connected parts a grid has, the slow obvious way."""
+    seen, parts = np.zeros_like(on), 0
+    for start in zip(*np.nonzero(on), strict=True):
+        if seen[start]:
+            continue
+        parts += 1
+        stack = [start]
+        while stack:
+            y, x = stack.pop()
+            if 0 <= y < on.shape[0] and 0 <= x < on.shape[1] and on[y, x] and not seen[y, x]:
+                seen[y, x] = True
+                stack += [(y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    return parts
+
+
+def test_the_digit_parts_are_found_as_a_flood_fill_would():
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        on = rng.random(tuple(rng.integers(1, 20, 2))) < rng.uniform(0.1, 0.7)
+        labels, n = label_cells(on)
+        assert n == flood_fill_count(on)
+        assert (labels > 0).sum() == on.sum() and labels.max() == n
 
 
 # ---------------------------------------------------------------- speed
