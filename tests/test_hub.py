@@ -136,7 +136,7 @@ def test_saved_weights_keep_their_card_and_the_cli_push_restates_it(local_hub, m
     assert hub.read_card_data(tmp_path / "run") == CARD
     code, out, err = run_cli(["push", REPO, "--weights", str(tmp_path / "run"), "--token", local_hub.token], capsys)
     assert code == 0, err
-    assert out.strip() == f"pushed to {local_hub.url}/{REPO} (commit {local_hub.commits(REPO)[-1]})"
+    assert out.strip() == f"pushed {REPO} to {local_hub.url}/{REPO} (commit {local_hub.commits(REPO)[-1]})"
     assert "98.25 %" in local_hub.files(REPO)["README.md"].decode()
     assert json.loads(local_hub.files(REPO)["training.json"]) == CARD
 
