@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 from PIL import Image
 
 import app
@@ -115,19 +116,19 @@ def test_the_json_endpoint_beside_the_ui_reads_the_same_examples(url):
 def test_a_broken_file_gets_a_plain_error_and_the_next_request_still_works(client, tmp_path):
     broken = tmp_path / "digit.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
-    with pytest.raises(Exception, match="not an image we can read"):
+    with pytest.raises(AppError, match="not an image we can read"):
         client.predict(handle_file(str(broken)), api_name="/predict_upload")
     label, _, _ = client.predict(handle_file(app.EXAMPLES[0]), api_name="/predict_upload")
     assert label["label"] == Path(app.EXAMPLES[0]).stem.split("_")[1]
 
 
 def test_a_bad_weights_source_is_refused_plainly_and_the_old_model_keeps_answering(client, tmp_path, sketch_of_a_7):
-    with pytest.raises(Exception, match="has no model.safetensors"):
+    with pytest.raises(AppError, match="has no model.safetensors"):
         client.predict(str(tmp_path), "", api_name="/load_weights")
     mismatched = tmp_path / "mismatched"
     hub.save_model(DigitClassifier(arch="lenet"), mismatched)
     (mismatched / "config.json").write_text('{"arch": "speednet"}')
-    with pytest.raises(Exception, match="do not fit"):
+    with pytest.raises(AppError, match="do not fit"):
         client.predict(str(mismatched), "", api_name="/load_weights")
     assert client.predict(sketch_of_a_7, api_name="/predict_sketch")[0]["label"] == "7"
 
@@ -169,16 +170,16 @@ def test_a_model_pushed_to_the_hub_loads_back_by_repo_id(client, local_hub, sket
 
 
 def test_hub_failures_are_plain_errors_and_leave_the_active_model(client, local_hub, monkeypatch, sketch_of_a_7):
-    with pytest.raises(Exception, match="alice/missing"):
+    with pytest.raises(AppError, match="alice/missing"):
         client.predict("alice/missing", "", api_name="/load_weights")
-    with pytest.raises(Exception, match=r"(?i)token"):
+    with pytest.raises(AppError, match=r"(?i)token"):
         client.predict("alice/lab-bad-token", "hf_not_a_real_token", True, "active model", api_name="/push_to_hub")
-    with pytest.raises(Exception, match="needs a Hub token: paste"):
+    with pytest.raises(AppError, match="needs a Hub token: paste"):
         client.predict("alice/lab-no-token", "", True, "active model", api_name="/push_to_hub")
     monkeypatch.setenv("HF_TOKEN", local_hub.token)  # an empty token field falls back to $HF_TOKEN
     assert "alice/lab-env" in client.predict("alice/lab-env", "", True, "active model", api_name="/push_to_hub")
     local_hub.stop()
-    with pytest.raises(Exception, match="alice/lab-env"):
+    with pytest.raises(AppError, match="alice/lab-env"):
         client.predict("alice/lab-env", "", api_name="/load_weights")
     assert client.predict(sketch_of_a_7, api_name="/predict_sketch")[0]["label"] == "7"
 
