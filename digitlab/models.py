@@ -69,12 +69,12 @@ def lenet(num_classes: int = 10, input_size: int = 28) -> nn.Module:
 
 @register_model
 def speednet(num_classes: int = 10, input_size: int = 28) -> nn.Module:
-    """A tiny conv net that reaches 99 % in one epoch: few FLOPs, wide enough to learn fast."""
+    """A tiny conv net that reaches 99 % in one epoch: few FLOPs, batch norm to learn fast."""
     side = ((input_size - 4) // 2 - 2) // 2
     return nn.Sequential(
-        nn.Conv2d(1, 24, 5), nn.MaxPool2d(2), nn.ReLU(inplace=True),
-        nn.Conv2d(24, 32, 3), nn.MaxPool2d(2), nn.ReLU(inplace=True), nn.Flatten(),
-        nn.Linear(32 * side * side, 256), nn.ReLU(inplace=True), nn.Linear(256, num_classes),
+        nn.Conv2d(1, 16, 5, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+        nn.Conv2d(16, 48, 3, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(48), nn.ReLU(inplace=True),
+        nn.Flatten(), nn.Linear(48 * side * side, 128), nn.ReLU(inplace=True), nn.Linear(128, num_classes),
     )
 
 

@@ -95,7 +95,7 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
                                weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 
 @torch.no_grad()
@@ -131,7 +131,7 @@ def train_one_epoch(model, pixels, labels, optimizer, scheduler, cfg: TrainConfi
         x, y = pixels[idx], labels[idx]
         if cfg.augment:
             x = augment(x, gen)
-        logits = model(x)
+        logits = model(x.contiguous(memory_format=torch.channels_last))
         loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -157,13 +157,14 @@ def train(cfg: TrainConfig | None = None, data: Digits | None = None, stop: thre
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    model = DigitClassifier(arch=cfg.arch).to(device)
+    # channels_last: oneDNN's fastest convolution layout on CPU (about 1.5x here), fine on CUDA too
+    model = DigitClassifier(arch=cfg.arch).to(device, memory_format=torch.channels_last)
     train_x, train_y = as_pixels(data.train_images, device), data.train_labels.to(device)
     test_x, test_y = as_pixels(data.test_images, device), data.test_labels.to(device)
     optimizer = make_optimizer(model, cfg)
     steps = math.ceil(len(train_y) / cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps,
-                                                    pct_start=0.25)
+                                                    pct_start=0.25, cycle_momentum=cfg.cycle_momentum)
     records: list[EpochRecord] = []
     stopped = False
     for epoch in range(1, cfg.epochs + 1):
@@ -182,4 +183,5 @@ def train(cfg: TrainConfig | None = None, data: Digits | None = None, stop: thre
         yield record
         if stopped:
             break
-    yield TrainResult(model.cpu().eval(), records, cfg, stopped, data.name)
+    model = model.cpu().to(memory_format=torch.contiguous_format).eval()  # safetensors wants contiguous
+    yield TrainResult(model, records, cfg, stopped, data.name)

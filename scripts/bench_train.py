@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from digitlab.config import preset
-from digitlab.data import MEAN, STD, load_digits
-from digitlab.train import TrainResult, pick_device, train
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
+
+from digitlab.config import preset  # noqa: E402
+from digitlab.data import MEAN, STD, load_digits  # noqa: E402
+from digitlab.train import TrainResult, pick_device, train  # noqa: E402
 
 
 class PeerNet(nn.Module):
