@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import threading
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -69,18 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def model_card(result, argv: list[str]) -> dict:
-    """What the model card states about a training run."""
-    return dict(arch=result.model.arch, num_params=result.model.num_params, test_acc=result.test_acc,
-                data=result.data, epochs=len(result.records), config=asdict(result.config),
-                command="python -m digitlab " + shlex.join(argv))
-
-
 def run_train(args: argparse.Namespace, argv: list[str]) -> None:
     from tqdm import tqdm
 
     from digitlab.hub import save_model
-    from digitlab.train import TrainResult, train
+    from digitlab.train import TrainResult, card_data, train
 
     data_source = "sample" if args.dry_run else (args.data_dir or "auto")
     cfg = preset(args.preset, arch=args.arch, epochs=1 if args.dry_run else args.epochs,
@@ -114,7 +105,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> None:
     if args.dry_run:
         print("dry run: one batch trained, nothing saved", file=sys.stderr)
         return
-    save_model(result.model, args.out, card=model_card(result, argv))
+    save_model(result.model, args.out, card=card_data(result, argv))
     print(f"saved to {args.out} (test accuracy {result.test_acc:.2f}%)", file=sys.stderr)
 
 

@@ -20,14 +20,13 @@ import gradio as gr
 from huggingface_hub import get_token
 
 from digitlab import hub
-from digitlab.cli import model_card
 from digitlab.config import TrainConfig, preset
 from digitlab.data import load_digits
 from digitlab.models import summary
 from digitlab.plots import curves, epoch_line, sample_grid, view_html
 from digitlab.predict import Predictor
 from digitlab.preprocess import EmptyImageError, ImageError
-from digitlab.train import TrainResult, train
+from digitlab.train import TrainResult, card_data, train
 
 SKETCH_HINT = "Draw a digit…"
 UPLOAD_HINT = "Upload an image of a digit…"
@@ -96,7 +95,7 @@ def cli_argv(cfg: TrainConfig) -> list[str]:
 def export_zip(result: TrainResult) -> str:
     """Save the model (safetensors + config + card) and zip it for download."""
     folder = Path(tempfile.mkdtemp(prefix="digitlab-")) / f"digitlab-{result.model.arch}"
-    hub.save_model(result.model, folder, card=model_card(result, cli_argv(result.config)))
+    hub.save_model(result.model, folder, card=card_data(result, cli_argv(result.config)))
     return shutil.make_archive(str(folder), "zip", folder)
 
 
@@ -195,7 +194,7 @@ class Lab:
         if result is None:
             raise plain("Train a model first; there is no new model to use yet.")
         how = f"stopped after {len(result.records)} epochs" if result.stopped else f"{len(result.records)} epochs"
-        card = model_card(result, cli_argv(result.config))
+        card = card_data(result, cli_argv(result.config))
         self.active.set(Predictor(result.model), f"trained here on {result.data}, {how}", card=card)
         return self.active.describe()
 
@@ -218,7 +217,7 @@ class Lab:
         if which == TRAINED:
             if result is None:
                 raise plain("There is no just-trained model in this session; train one first.")
-            model, card = result.model, model_card(result, cli_argv(result.config))
+            model, card = result.model, card_data(result, cli_argv(result.config))
         else:
             active = self.active.get()
             model, card = active.predictor.model, active_card(active)

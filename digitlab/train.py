@@ -8,6 +8,7 @@ iterate this same generator.
 from __future__ import annotations
 
 import math
+import shlex
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +58,13 @@ class Evaluation:
     loss: float
     accuracy: float  # percent
     predictions: torch.Tensor  # (N,) predicted class per test image
+
+
+def card_data(result: TrainResult, argv: list[str]) -> dict:
+    """What a model card states about a run; `argv` is the `python -m digitlab` command that repeats it."""
+    return {"arch": result.model.arch, "num_params": result.model.num_params, "test_acc": result.test_acc,
+            "data": result.data, "epochs": len(result.records), "config": asdict(result.config),
+            "command": "python -m digitlab " + shlex.join(argv)}
 
 
 def pick_device(name: str = "auto") -> torch.device:
