@@ -27,6 +27,7 @@ from digitlab.data import SOURCES
 from digitlab.lab import ACTIVE, SKETCH_HINT, TRAINED, UPLOAD_HINT, Lab
 from digitlab.models import list_models
 from digitlab.predict import Predictor
+from digitlab.preprocess import MAX_BYTES
 
 EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("digit_*.*"))
 PREDICT_CONCURRENCY = 4  # predictions run beside a training job, never queue behind it
@@ -176,6 +177,7 @@ def launch(predictor_or_source: Predictor | str | Path | None = None, revision: 
     """Build the lab and serve it: the Blocks, plus POST /api/predict (digitlab.api) on the same model."""
     lab = Lab.create(predictor_or_source, revision)
     demo = build_app(lab)
+    launch_kwargs.setdefault("max_file_size", MAX_BYTES)  # gradio stores uploads of any size unless told
     demo.launch(app_kwargs={"routes": json_routes(lab.active.predictor)}, **launch_kwargs)
     return demo
 

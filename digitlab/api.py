@@ -33,9 +33,11 @@ def json_routes(active: Callable[[], Predictor]) -> list[Route]:
             return error("top_k must be a whole number.", 400)
         if int(request.headers.get("content-length") or 0) > MAX_BYTES:
             return error(f"The image is larger than {MAX_BYTES // 2**20} MB.", 413)
-        body = await request.body()
-        if len(body) > MAX_BYTES:
-            return error(f"The image is larger than {MAX_BYTES // 2**20} MB.", 413)
+        body = bytearray()
+        async for chunk in request.stream():  # a chunked upload has no length to check first
+            body += chunk
+            if len(body) > MAX_BYTES:
+                return error(f"The image is larger than {MAX_BYTES // 2**20} MB.", 413)
         try:
             confidences = await run_in_threadpool(active().predict, body, max(1, k))
         except ImageError as err:

@@ -18,6 +18,7 @@ from typing import Any
 
 import gradio as gr
 from huggingface_hub import get_token
+from PIL import Image
 
 from digitlab import hub
 from digitlab.config import TrainConfig, preset
@@ -25,8 +26,13 @@ from digitlab.data import load_digits
 from digitlab.models import summary
 from digitlab.plots import curves, epoch_line, sample_grid, view_html
 from digitlab.predict import Predictor
-from digitlab.preprocess import EmptyImageError, ImageError
+from digitlab.preprocess import MAX_PIXELS, EmptyImageError, ImageError
 from digitlab.train import TrainResult, card_data, train
+
+# gradio decodes Sketchpad values with Pillow before to_mnist can check their header: bring
+# Pillow's own bomb error (raised above twice this) down to our limit, or a PNG of a few KB
+# declaring 150 megapixels is decoded there first (~2 GB).
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
 
 SKETCH_HINT = "Draw a digit…"
 UPLOAD_HINT = "Upload an image of a digit…"

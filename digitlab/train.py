@@ -174,6 +174,7 @@ def train(cfg: TrainConfig | None = None, data: Digits | None = None, stop: thre
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps,
                                                     pct_start=0.25, cycle_momentum=cfg.cycle_momentum)
     records: list[EpochRecord] = []
+    measured = None  # the weights the last record describes: a stop mid-epoch returns these
     stopped = False
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
@@ -183,11 +184,15 @@ def train(cfg: TrainConfig | None = None, data: Digits | None = None, stop: thre
         seconds = time.perf_counter() - start
         stopped = stop is not None and stop.is_set()
         if stopped and seen < len(train_y):
-            break  # a partial epoch gets no record: its figures would mislead
+            if measured is not None:  # a partial epoch gets no record, so its weights are not kept either
+                model.load_state_dict(measured)
+            break
         test = evaluate(model, test_x, test_y, cfg.eval_batch_size)
         record = EpochRecord(epoch, cfg.epochs, loss, acc, test.loss, test.accuracy,
                              scheduler.get_last_lr()[0], seconds, seen / seconds, data.name)
         records.append(record)
+        if stop is not None and epoch < cfg.epochs:
+            measured = {k: v.detach().clone() for k, v in model.state_dict().items()}
         yield record
         if stopped:
             break
