@@ -164,8 +164,11 @@ def model_from_files(config_path: Path, weights_path: Path, where: str) -> Digit
         raise WeightsError(f"The config.json of {where} does not describe a digitlab model ({err}).") from err
     try:
         tensors = load_file(str(weights_path))
+    except Exception as err:  # safetensors raises its own SafetensorError for a damaged file
+        raise WeightsError(f"The model.safetensors in {where} is damaged or not a safetensors file.") from err
+    try:
         model.load_state_dict(tensors, strict=True)
-    except Exception as err:
+    except RuntimeError as err:
         raise WeightsError(f"The weights in {where} do not fit the {arch!r} architecture its config names.") from err
     return model.eval()
 

@@ -489,7 +489,7 @@ def weights(tmp_path_factory, source) -> dict:
                              "do not fit the 'lenet' architecture"),
             "no-config": (folder("no-config", copy=True), "has no readable config.json"),
             "no-weights": (folder("no-weights", config=config), "has no model.safetensors"),
-            "corrupt-safetensors": (corrupt, "do not fit"),
+            "corrupt-safetensors": (corrupt, "is damaged or not a safetensors file"),
             "missing-folder": (root / "nowhere", "is neither a local folder nor a Hub repo id"),
         },
     }
