@@ -8,16 +8,14 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
-import socket
 import time
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
@@ -31,29 +29,12 @@ pytest_plugins = ["tests.hub_server"]
 EMPTY_SKETCH = {"background": None, "layers": [], "composite": None}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def source() -> str:
-    return os.environ.get("DIGITLAB_WEIGHTS") or str(hub.DEFAULT_WEIGHTS)
 
 
-@pytest.fixture(scope="module")
-def url(source: str):
-    demo = app.launch(source, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
-    try:
-        yield demo.local_url.rstrip("/")
-    finally:
-        demo.close()
 
 
-@pytest.fixture(scope="module")
-def client(url: str) -> Client:
-    return Client(url, verbose=False)
 
 
 @pytest.fixture(scope="module")

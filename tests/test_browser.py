@@ -6,12 +6,12 @@ Drives Debian's chromium with Playwright (CI installs it); skipped only where it
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
 
 import app
+from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -19,12 +19,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 ANSWER = '#sketch-label [data-testid="label-output-value"]'
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

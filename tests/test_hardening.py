@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import select
 import shutil
@@ -33,14 +32,12 @@ from PIL import Image, ImageFile
 from safetensors.torch import save_file
 
 import app
-from digitlab import hub
 from digitlab.cli import main
 from digitlab.config import TrainConfig
 from digitlab.data import load_sample
 from digitlab.models import DigitClassifier
 from digitlab.preprocess import MAX_BYTES, MAX_PIXELS
 from digitlab.train import train
-from tests.test_app import free_port
 
 SAMPLE = load_sample()
 SOAK_SECONDS, SOAK_CLIENTS = 12, 8
@@ -192,23 +189,10 @@ def assert_nothing_huge_decoded(sizes: list[tuple[int, int]]) -> None:
 # ---------------------------------------------------------------- the app, once per module
 
 
-@pytest.fixture(scope="module")
-def source() -> str:
-    return os.environ.get("DIGITLAB_WEIGHTS") or str(hub.DEFAULT_WEIGHTS)
 
 
-@pytest.fixture(scope="module")
-def url(source: str):
-    demo = app.launch(source, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
-    try:
-        yield demo.local_url.rstrip("/")
-    finally:
-        demo.close()
 
 
-@pytest.fixture(scope="module")
-def client(url: str) -> Client:
-    return Client(url, verbose=False)
 
 
 def sketch(path: str | Path) -> dict:
