@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from digitlab.config import OPTIMIZERS, PRESETS, preset
+from digitlab.config import OPTIMIZERS, PRESETS, TrainConfig, preset
 from digitlab.data import load_digits
 from digitlab.models import list_models
 
@@ -67,6 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def train_argv(cfg: TrainConfig) -> list[str]:
+    """The `python -m digitlab` arguments that repeat a run of `cfg` (the "accurate" preset = the defaults)."""
+    argv = ["train", "--preset", "accurate", "--arch", cfg.arch, "--epochs", str(cfg.epochs),
+            "--batch-size", str(cfg.batch_size), "--lr", str(cfg.lr), "--optimizer", cfg.optimizer,
+            "--seed", str(cfg.seed), "--data-dir", cfg.data]
+    return argv + ([] if cfg.augment else ["--no-augment"])
+
+
 def run_train(args: argparse.Namespace, argv: list[str]) -> None:
     from tqdm import tqdm
 
@@ -98,9 +106,7 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> None:
         if args.json:
             print(json.dumps({k: getattr(item, k) for k in JSON_KEYS}), flush=True)
         else:
-            print(f"epoch {item.epoch}/{item.epochs}  train loss {item.train_loss:.4f} acc {item.train_acc:.2f}%  "
-                  f"test loss {item.test_loss:.4f} acc {item.test_acc:.2f}%  lr {item.lr:.2e}  "
-                  f"{item.seconds:.1f}s ({item.samples_per_s:,.0f} samples/s)", file=sys.stderr, flush=True)
+            print(item.line(), file=sys.stderr, flush=True)
     bar.close()
     if args.dry_run:
         print("dry run: one batch trained, nothing saved", file=sys.stderr)

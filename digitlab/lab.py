@@ -21,10 +21,11 @@ from huggingface_hub import get_token
 from PIL import Image
 
 from digitlab import hub
-from digitlab.config import TrainConfig, preset
+from digitlab.cli import train_argv
+from digitlab.config import preset
 from digitlab.data import load_digits
 from digitlab.models import summary
-from digitlab.plots import curves, epoch_line, sample_grid, view_html
+from digitlab.plots import curves, sample_grid, view_html
 from digitlab.predict import Predictor
 from digitlab.preprocess import MAX_PIXELS, EmptyImageError, ImageError
 from digitlab.train import TrainResult, card_data, train
@@ -90,18 +91,15 @@ def load_predictor(source: str | None, revision: str | None = None) -> Predictor
         raise gr.Error(f"Could not load weights from {source!r} ({type(err).__name__}).") from err
 
 
-def cli_argv(cfg: TrainConfig) -> list[str]:
-    """The `python -m digitlab` command that repeats a run (the "accurate" preset = the defaults)."""
-    argv = ["train", "--preset", "accurate", "--arch", cfg.arch, "--epochs", str(cfg.epochs),
-            "--batch-size", str(cfg.batch_size), "--lr", str(cfg.lr), "--optimizer", cfg.optimizer,
-            "--seed", str(cfg.seed), "--data-dir", cfg.data]
-    return argv + ([] if cfg.augment else ["--no-augment"])
+def run_card(result: TrainResult) -> dict:
+    """The model card facts of a run made in the app, with the CLI command that repeats it."""
+    return card_data(result, train_argv(result.config))
 
 
 def export_zip(result: TrainResult) -> str:
     """Save the model (safetensors + config + card) and zip it for download."""
     folder = Path(tempfile.mkdtemp(prefix="digitlab-")) / f"digitlab-{result.model.arch}"
-    hub.save_model(result.model, folder, card=card_data(result, cli_argv(result.config)))
+    hub.save_model(result.model, folder, card=run_card(result))
     return shutil.make_archive(str(folder), "zip", folder)
 
 
@@ -181,7 +179,7 @@ class Lab:
                 result = item
                 break
             records.append(item)
-            log.append(epoch_line(item))
+            log.append(item.line())
             yield frame(f"Epoch {item.epoch}/{cfg.epochs} done…")
         if result is None or not result.records:
             log.append("stopped before the first epoch ended; nothing to keep")
@@ -200,7 +198,7 @@ class Lab:
         if result is None:
             raise plain("Train a model first; there is no new model to use yet.")
         how = f"stopped after {len(result.records)} epochs" if result.stopped else f"{len(result.records)} epochs"
-        card = card_data(result, cli_argv(result.config))
+        card = run_card(result)
         self.active.set(Predictor(result.model), f"trained here on {result.data}, {how}", card=card)
         return self.active.describe()
 
@@ -223,7 +221,7 @@ class Lab:
         if which == TRAINED:
             if result is None:
                 raise plain("There is no just-trained model in this session; train one first.")
-            model, card = result.model, card_data(result, cli_argv(result.config))
+            model, card = result.model, run_card(result)
         else:
             active = self.active.get()
             model, card = active.predictor.model, active_card(active)

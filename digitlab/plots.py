@@ -28,13 +28,6 @@ def view_html(view: np.ndarray, size: int = 224) -> str:
             'style="image-rendering: pixelated; display: block; margin: 28px auto 4px">')
 
 
-def epoch_line(r: EpochRecord) -> str:
-    """One log line per epoch, the same figures the CLI prints."""
-    return (f"epoch {r.epoch}/{r.epochs}  train loss {r.train_loss:.4f} acc {r.train_acc:.2f}%  "
-            f"test loss {r.test_loss:.4f} acc {r.test_acc:.2f}%  {r.seconds:.1f}s "
-            f"({r.samples_per_s:,.0f} samples/s)")
-
-
 def curves(records: Sequence[EpochRecord]) -> pd.DataFrame:
     """Long format for gr.LinePlot: one row per (epoch, split), `split` picks the colour."""
     rows = [(r.epoch, split, getattr(r, f"{split}_loss"), getattr(r, f"{split}_acc"))

@@ -38,6 +38,12 @@ class EpochRecord:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def line(self) -> str:
+        """One human-readable log line; the CLI and the app print the same one."""
+        return (f"epoch {self.epoch}/{self.epochs}  train loss {self.train_loss:.4f} acc {self.train_acc:.2f}%  "
+                f"test loss {self.test_loss:.4f} acc {self.test_acc:.2f}%  lr {self.lr:.2e}  "
+                f"{self.seconds:.1f}s ({self.samples_per_s:,.0f} samples/s)")
+
 
 @dataclass
 class TrainResult:
