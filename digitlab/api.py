@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -38,8 +37,8 @@ def json_routes(active: Callable[[], Predictor]) -> list[Route]:
             body += chunk
             if len(body) > MAX_BYTES:
                 return error(f"The image is larger than {MAX_BYTES // 2**20} MB.", 413)
-        try:
-            confidences = await run_in_threadpool(active().predict, body, max(1, k))
+        try:  # on the event loop, as the Sketch tab's predictions: see Lab.predict_sketches
+            confidences = active().predict(body, max(1, k))
         except ImageError as err:
             return error(str(err), 422)
         return JSONResponse({"label": next(iter(confidences)), "confidences": confidences})

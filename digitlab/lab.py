@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 from huggingface_hub import get_token
-from PIL import Image
 
 from digitlab import hub
 from digitlab.cli import train_argv
@@ -27,13 +27,8 @@ from digitlab.data import load_digits
 from digitlab.models import summary
 from digitlab.plots import curves, sample_grid, view_html
 from digitlab.predict import Predictor
-from digitlab.preprocess import MAX_PIXELS, EmptyImageError, ImageError
+from digitlab.preprocess import EmptyImageError, ImageError, to_mnist
 from digitlab.train import TrainResult, card_data, train
-
-# gradio decodes Sketchpad values with Pillow before to_mnist can check their header: bring
-# Pillow's own bomb error (raised above twice this) down to our limit, or a PNG of a few KB
-# declaring 150 megapixels is decoded there first (~2 GB).
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
 
 SKETCH_HINT = "Draw a digit…"
 UPLOAD_HINT = "Upload an image of a digit…"
@@ -129,8 +124,25 @@ class Lab:
             raise plain(str(err)) from err
         return probs, view_html(view), ""
 
-    def predict_sketch(self, sketch: dict | None, k: float = 3) -> Prediction:
-        return self.predict(sketch, k, SKETCH_HINT)
+    async def predict_sketches(self, sketches: list[dict | None], ks: list[float]) -> list[list]:
+        """The Sketch tab, batched (gradio's batch=True): the canvases waiting, in one forward pass.
+
+        `sketches` hold encoded images (RawSketchpad), None after Clear. Returns the label, view
+        and hint columns. A canvas that cannot be read gets its message in its hint: a gr.Error
+        would fail every sketch in the batch.
+
+        Async, so it runs on the server's event loop: a canvas costs ~4 ms of CPU, and handing it
+        to a worker thread and back cost more than that, in GIL hand-offs with the loop (~200
+        context switches per prediction under 32 sketching users; scripts/bench_serve.py).
+        Uploads, which can be large photos, stay on worker threads.
+        """
+        predictor = self.active.predictor()
+        views = [read_sketch(sketch) for sketch in sketches]  # a 28x28 view, or the hint to show
+        drawn = [i for i, view in enumerate(views) if not isinstance(view, str)]
+        ranked = predictor.rank([views[i] for i in drawn], [int(ks[i] or 3) for i in drawn])
+        answers = dict(zip(drawn, ranked, strict=True))
+        rows = [(answers[i], view_html(view), "") if i in answers else ({}, "", view) for i, view in enumerate(views)]
+        return [list(column) for column in zip(*rows, strict=True)]
 
     def predict_upload(self, image: dict | str | None, k: float = 3) -> Prediction:
         """`image` is the raw upload payload (the event skips gradio's decoding) or a path."""
@@ -235,6 +247,18 @@ class Lab:
         except Exception as err:  # only the type: an unforeseen error's text may quote a URL
             raise gr.Error(f"Could not push to {repo_id!r} ({type(err).__name__}).") from err
         return f"Pushed to [{pushed.repo_id}]({pushed.url}) (commit `{pushed.commit[:8]}`)."
+
+
+def read_sketch(sketch: dict | None) -> np.ndarray | str:
+    """A canvas as the 28x28 view the model reads, or what to tell the user instead."""
+    if not sketch:
+        return SKETCH_HINT
+    try:
+        return to_mnist(sketch)
+    except EmptyImageError:
+        return SKETCH_HINT
+    except ImageError as err:
+        return str(err)
 
 
 def active_card(active: Active) -> dict | None:

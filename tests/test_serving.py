@@ -1,0 +1,42 @@
+"""The serving pieces: the Sketchpad that passes images through, and the process settings."""
+
+import os
+import platform
+
+from gradio.components.image_editor import EditorData, EditorDataBlobs
+from gradio.data_classes import FileData
+
+from digitlab import serving
+from digitlab.sketchpad import RawSketchpad
+
+
+def test_a_browser_sketch_arrives_as_the_blobs_it_sent_ahead_and_they_are_freed():
+    pad = RawSketchpad()
+    pad.blob_storage["abc"] = EditorDataBlobs(background=b"bg", layers=[b"ink", None], composite=b"all")
+    value = pad.preprocess(EditorData(id="abc"))
+    assert value == {"background": b"bg", "layers": [b"ink"], "composite": b"all"}
+    assert "abc" not in pad.blob_storage  # one canvas per stroke: kept, they would pile up
+    assert pad.preprocess(EditorData(id="never-sent")) is None
+
+
+def test_an_api_sketch_arrives_as_the_paths_of_its_uploads():
+    pad = RawSketchpad()
+    value = pad.preprocess(EditorData(composite=FileData(path="/tmp/c.png"), layers=[FileData(path="/tmp/l.png")]))
+    assert value == {"background": None, "layers": ["/tmp/l.png"], "composite": "/tmp/c.png"}
+    assert pad.preprocess(None) is None
+
+
+def test_the_browser_gets_the_image_editor_it_knows():
+    assert RawSketchpad().get_block_name() == "imageeditor"
+
+
+def test_settings_already_in_the_environment_win(monkeypatch):
+    monkeypatch.setenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", "7")
+    monkeypatch.delenv("GRADIO_ANALYTICS_MAX_EVENTS", raising=False)
+    serving.tune_process()
+    assert os.environ["GRADIO_ANALYTICS_CACHE_FREQUENCY"] == "7"
+    assert os.environ["GRADIO_ANALYTICS_MAX_EVENTS"] == "1000"
+
+
+def test_glibc_takes_the_allocator_settings():
+    assert serving.keep_freed_memory() == (platform.libc_ver()[0] == "glibc")
