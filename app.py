@@ -30,8 +30,10 @@ from digitlab.preprocess import MAX_BYTES
 from digitlab.sketchpad import RawSketchpad
 
 EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("digit_*.*"))
-PREDICT_CONCURRENCY = 4  # predictions run beside a training job, never queue behind it
-PREDICT_BATCH = 16  # sketches waiting together share a forward pass: ~3 ms less server CPU each
+# Predictions run beside a training job, never queue behind it. Sketches run one batch at a time
+# on the event loop (Lab.predict_sketches), every sketch waiting in the batch: ~3 ms less server
+# CPU each than one by one. Uploads, maybe large photos, run on worker threads.
+SKETCH_BATCH, UPLOAD_CONCURRENCY = 32, 2
 CANVAS, PEN = 448, 14  # canvas pixels; brush radius: a felt pen, thick enough to survive the cut to 28 px
 # The Sketchpad starts, and restarts after every clear, with no tool selected: pick the Brush
 # then, so the first stroke draws. A tool the user picked (the eraser) is left alone.
@@ -64,8 +66,7 @@ def build_app(predictor_or_source: Lab | Predictor | str | Path | None = None,
     """The whole lab as Blocks, not launched; None means the shipped weights."""
     lab = predictor_or_source if isinstance(predictor_or_source, Lab) else Lab.create(predictor_or_source, revision)
     fast = TrainConfig(**PRESETS["fast"])
-    predict_opts = dict(trigger_mode="always_last", concurrency_id="predict", concurrency_limit=PREDICT_CONCURRENCY,
-                        show_progress="hidden")
+    predict_opts = dict(trigger_mode="always_last", show_progress="hidden")
     with gr.Blocks(title="digitlab") as demo:
         gr.Markdown("# digitlab\nRead handwritten digits, train your own model, share it on the Hugging Face Hub.")
         active = gr.Markdown(lab.active.describe())
@@ -144,10 +145,11 @@ def build_app(predictor_or_source: Lab | Predictor | str | Path | None = None,
 
         gr.on([sketch.change, sketch_btn.click, sketch_k.release], lab.predict_sketches, [sketch, sketch_k],
               [sketch_label, sketch_view, sketch_hint], api_name="predict_sketch", batch=True,
-              max_batch_size=PREDICT_BATCH, **predict_opts)
+              max_batch_size=SKETCH_BATCH, concurrency_id="sketch", concurrency_limit=1, **predict_opts)
         # preprocess=False: to_mnist decodes the upload itself, so an unreadable file gets our plain message
         gr.on([upload.change, upload_k.release], lab.predict_upload, [upload, upload_k],
-              [upload_label, upload_view, upload_hint], api_name="predict_upload", preprocess=False, **predict_opts)
+              [upload_label, upload_view, upload_hint], api_name="predict_upload", preprocess=False,
+              concurrency_id="upload", concurrency_limit=UPLOAD_CONCURRENCY, **predict_opts)
         train_btn.click(lab.train, [data, arch, epochs, batch_size, lr, optimizer, augment, seed],
                         [log, loss_plot, acc_plot, status, trained, download, summary, grid, use_btn],
                         api_name="train", concurrency_limit=1, concurrency_id="train",
