@@ -19,6 +19,11 @@ def encoded(image: FileData | bytes | None) -> str | bytes | None:
     return image.path if isinstance(image, FileData) else image
 
 
+# The browser sends each stroke's canvas ahead of its event, but skips events while one is
+# pending (trigger_mode="always_last"): the canvases of skipped events would stay forever.
+MAX_WAITING = 256  # canvases uploaded and not yet asked for, across all users; the oldest go first
+
+
 class RawSketchpad(gr.Sketchpad):
     def get_block_name(self) -> str:
         return "imageeditor"  # the browser side is gr.Sketchpad's own: an ImageEditor template
@@ -29,6 +34,8 @@ class RawSketchpad(gr.Sketchpad):
             return None
         if payload.id is not None:  # the browser sent the images ahead, as blobs under this id
             payload = self.blob_storage.pop(payload.id, None)
+            for stale in list(self.blob_storage)[:-MAX_WAITING]:  # oldest first: dicts keep insertion order
+                self.blob_storage.pop(stale, None)
             if payload is None:
                 return None
         return {"background": encoded(payload.background),

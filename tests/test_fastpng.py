@@ -24,6 +24,10 @@ def png(img: Image.Image, **save) -> bytes:
     return out.getvalue()
 
 
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
 def pillow(data: bytes) -> np.ndarray:
     a = np.asarray(Image.open(io.BytesIO(data)))
     return a[..., None] if a.ndim == 2 else a
@@ -43,9 +47,6 @@ def test_a_png_split_over_many_idat_chunks_and_with_text_chunks_decodes():
     raw = b"".join(b"\x00" + row.tobytes() for row in PAPER)  # filter 0 on every row
     stream = zlib.compress(raw)
     pieces = [stream[i:i + 100] for i in range(0, len(stream), 100)]
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 47, 61, 8, 6, 0, 0, 0))
             + chunk(b"tEXt", b"Software\0test") + b"".join(chunk(b"IDAT", p) for p in pieces) + chunk(b"IEND", b""))
@@ -88,9 +89,6 @@ def test_not_a_png_is_none():
 def test_the_size_check_runs_before_anything_is_inflated():
     # 60000 x 60000 declared, a 64-byte stream: inflating would mean a 3.6 GB buffer
     ihdr = struct.pack(">IIBBBBB", 60000, 60000, 8, 0, 0, 0, 0)
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
     with pytest.raises(ImageError, match="too large"):

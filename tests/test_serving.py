@@ -7,7 +7,7 @@ from gradio.components.image_editor import EditorData, EditorDataBlobs
 from gradio.data_classes import FileData
 
 from digitlab import serving
-from digitlab.sketchpad import RawSketchpad
+from digitlab.sketchpad import MAX_WAITING, RawSketchpad
 
 
 def test_a_browser_sketch_arrives_as_the_blobs_it_sent_ahead_and_they_are_freed():
@@ -17,6 +17,16 @@ def test_a_browser_sketch_arrives_as_the_blobs_it_sent_ahead_and_they_are_freed(
     assert value == {"background": b"bg", "layers": [b"ink"], "composite": b"all"}
     assert "abc" not in pad.blob_storage  # one canvas per stroke: kept, they would pile up
     assert pad.preprocess(EditorData(id="never-sent")) is None
+
+
+def test_canvases_whose_events_never_came_are_dropped_oldest_first():
+    pad = RawSketchpad()
+    for i in range(MAX_WAITING + 50):  # strokes whose events the browser skipped
+        pad.blob_storage[f"skipped-{i}"] = EditorDataBlobs(background=None, layers=[], composite=b"c")
+    pad.blob_storage["now"] = EditorDataBlobs(background=None, layers=[], composite=b"now")
+    assert pad.preprocess(EditorData(id="now"))["composite"] == b"now"
+    assert len(pad.blob_storage) == MAX_WAITING
+    assert f"skipped-{MAX_WAITING + 49}" in pad.blob_storage and "skipped-0" not in pad.blob_storage
 
 
 def test_an_api_sketch_arrives_as_the_paths_of_its_uploads():
