@@ -67,7 +67,8 @@ def build_app(predictor_or_source: Lab | Predictor | str | Path | None = None,
     lab = predictor_or_source if isinstance(predictor_or_source, Lab) else Lab.create(predictor_or_source, revision)
     fast = TrainConfig(**PRESETS["fast"])
     predict_opts = dict(trigger_mode="always_last", show_progress="hidden")
-    with gr.Blocks(title="digitlab") as demo:
+    # Every stroke uploads its canvas: without a sweep, gradio's cache grows for as long as the app runs.
+    with gr.Blocks(title="digitlab", delete_cache=(1800, 3600)) as demo:  # every 30 min, files over an hour old
         gr.Markdown("# digitlab\nRead handwritten digits, train your own model, share it on the Hugging Face Hub.")
         active = gr.Markdown(lab.active.describe())
         with gr.Tab("Sketch"):
