@@ -25,6 +25,7 @@ import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,9 @@ __all__ = ["to_mnist", "read_pixels", "ImageError", "EmptyImageError", "MAX_BYTE
 
 MAX_BYTES = 20 * 2**20  # larger files are refused before decoding
 MAX_PIXELS = 40_000_000  # decompression-bomb guard, checked from the header before decoding
+# A Sketchpad value is a canvas, read on the server's event loop (lab.py): 2000x2000 at most, so
+# that no sketch holds up the others. Photos go through uploads, under MAX_PIXELS.
+SKETCH_MAX_PIXELS = 4_000_000
 MIN_SIDE = 8  # px; anything smaller cannot hold a readable digit
 SIZE, BOX = 28, 20  # MNIST's frame and the box the digit is fitted into
 PAGE = 128  # px, long side of the page pass (nearest sampling: cheap at any input size)
@@ -78,14 +82,14 @@ def sketch_to_mnist(value: dict) -> np.ndarray:
     composite = value.get("composite")
     if composite is not None:
         try:
-            return pixels_to_mnist(read_pixels(composite))
+            return pixels_to_mnist(read_pixels(composite, SKETCH_MAX_PIXELS))
         except EmptyImageError:
             pass  # a blank composite next to inked layers: read the layers
-    layers = [read_image(layer) for layer in value.get("layers") or [] if layer is not None]
+    layers = [read_image(layer, SKETCH_MAX_PIXELS) for layer in value.get("layers") or [] if layer is not None]
     if not layers:
         raise EmptyImageError(EMPTY_CANVAS)
     background = value.get("background")
-    flat = flatten(None if background is None else read_image(background), layers)
+    flat = flatten(None if background is None else read_image(background, SKETCH_MAX_PIXELS), layers)
     try:
         return pixels_to_mnist(pixels_of(flat))
     except EmptyImageError:
@@ -108,16 +112,19 @@ def flatten(background: Image.Image | None, layers: list[Image.Image]) -> Image.
 # ---------------------------------------------------------------- decoding
 
 
-def read_pixels(source: Any) -> np.ndarray:
-    """Any supported source -> (H, W, C) uint8, C = 1 (grey), 3 (RGB) or 4 (RGBA), upright."""
+def read_pixels(source: Any, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Any supported source -> (H, W, C) uint8, C = 1 (grey), 3 (RGB) or 4 (RGBA), upright.
+
+    Encoded images over `max_pixels` are refused from their header, before decoding.
+    """
     if isinstance(source, np.ndarray) or (hasattr(source, "__array__") and not isinstance(source, Image.Image)):
         return array_pixels(as_array(source))
     data = encoded_bytes(source)
     if data is None:
-        return pixels_of(read_image(source))
+        return pixels_of(read_image(source, max_pixels))
     check_bytes(data)
-    pixels = decode_png(data, check_size)  # the Sketchpad's PNGs, 3x faster than Pillow; None: not plain
-    return pixels_of(open_bytes(data)) if pixels is None else pixels
+    pixels = decode_png(data, partial(check_size, max_pixels=max_pixels))  # 3x faster than Pillow; None: not plain
+    return pixels_of(open_bytes(data, max_pixels)) if pixels is None else pixels
 
 
 def as_array(source: Any) -> np.ndarray:
@@ -129,13 +136,13 @@ def as_array(source: Any) -> np.ndarray:
                          "gradients, a PIL image or an image file.") from err
 
 
-def read_image(source: Any) -> Image.Image:
+def read_image(source: Any, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """A PIL image / array / path / bytes / file object -> upright PIL image, mode L, RGB or RGBA."""
     if isinstance(source, Image.Image):
         return normalise_mode(source)
     data = encoded_bytes(source)
     if data is not None:
-        return open_bytes(data)
+        return open_bytes(data, max_pixels)
     if isinstance(source, np.ndarray) or hasattr(source, "__array__"):
         return Image.fromarray(squeeze(array_pixels(as_array(source))))
     raise ImageError(f"Cannot read a {type(source).__name__} as an image: "
@@ -190,14 +197,14 @@ def data_url_bytes(url: str) -> bytes:
         raise ImageError(UNREADABLE) from err
 
 
-def open_bytes(data: bytes) -> Image.Image:
+def open_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode an encoded image, checking byte and pixel limits before any pixels are decoded."""
     check_bytes(data)
     try:
-        with warnings.catch_warnings():  # check_size refuses what Pillow only warns about (app: lab.py)
+        with warnings.catch_warnings():  # check_size refuses what Pillow only warns about
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
-            check_size(img.size)
+            check_size(img.size, max_pixels)
             if img.format in ("JPEG", "MPO") and max(img.size) > 1000:
                 scale = 1000 / max(img.size)  # JPEG decodes at 1/2..1/8 scale almost for free
                 img.draft(img.mode, (math.ceil(img.width * scale), math.ceil(img.height * scale)))
@@ -219,15 +226,15 @@ def check_bytes(data: bytes) -> None:
         raise ImageError(f"The file is too large: the limit is {MAX_BYTES // 2**20} MB.")
 
 
-def too_many_pixels() -> str:
-    return f"The image is too large: the limit is {MAX_PIXELS // 1_000_000} megapixels."
+def too_many_pixels(max_pixels: int = MAX_PIXELS) -> str:
+    return f"The image is too large: the limit is {max_pixels // 1_000_000} megapixels."
 
 
-def check_size(size: tuple[int, int]) -> None:
+def check_size(size: tuple[int, int], max_pixels: int = MAX_PIXELS) -> None:
     """Refuse images too large to process safely or too small to hold a digit; size is (w, h)."""
     width, height = size
-    if width * height > MAX_PIXELS:
-        raise ImageError(too_many_pixels())
+    if width * height > max_pixels:
+        raise ImageError(too_many_pixels(max_pixels))
     if min(width, height) < MIN_SIDE:
         raise ImageError(f"The image is too small ({width}x{height} pixels): a digit needs at least "
                          f"{MIN_SIDE}x{MIN_SIDE}.")

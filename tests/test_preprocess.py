@@ -348,6 +348,16 @@ def test_a_decompression_bomb_is_refused_from_its_header_alone():
         assert time.perf_counter() - start < 0.5
 
 
+def test_a_sketch_larger_than_any_canvas_is_refused_but_the_same_photo_as_a_file_is_read():
+    photo = draw(SEVEN, size=1500, at=(400, 300), canvas=2400)  # 5.8 MP
+    jpeg = io.BytesIO()
+    photo.save(jpeg, "JPEG")
+    for data in (png_bytes(photo), jpeg.getvalue()):
+        with pytest.raises(ImageError, match="too large: the limit is 4 megapixels"):
+            to_mnist({"background": None, "layers": [], "composite": data})
+        assert corr(to_mnist(data), SEVEN) > 0.8
+
+
 @pytest.mark.parametrize("data, words", [
     (b"", "empty"),
     (b"hello, I am a text file renamed to .png\n", "not an image we can read"),
