@@ -6,16 +6,30 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
+from functools import partial
 
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from digitlab.predict import Predictor
-from digitlab.preprocess import MAX_BYTES, ImageError
+from digitlab.preprocess import MAX_BYTES, SKETCH_MAX_PIXELS, ImageError
 
 PREDICT_PATH = "/api/predict"
+
+
+def canvas_sized(data: bytes) -> bool:
+    """Whether an image's header declares no more pixels than a sketch may have; unreadable counts
+    as small, since it is refused at once."""
+    try:
+        width, height = Image.open(io.BytesIO(data)).size  # reads the header only
+    except Exception:
+        return True
+    return width * height <= SKETCH_MAX_PIXELS
 
 
 def error(message: str, status: int) -> JSONResponse:
@@ -37,8 +51,9 @@ def json_routes(active: Callable[[], Predictor]) -> list[Route]:
             body += chunk
             if len(body) > MAX_BYTES:
                 return error(f"The image is larger than {MAX_BYTES // 2**20} MB.", 413)
-        try:  # on the event loop, as the Sketch tab's predictions: see Lab.predict_sketches
-            confidences = active().predict(body, max(1, k))
+        predict = partial(active().predict, bytes(body), max(1, k))
+        try:  # canvas-sized images on the event loop, as sketches are (Lab.predict_sketches); photos on a thread
+            confidences = predict() if canvas_sized(body) else await run_in_threadpool(predict)
         except ImageError as err:
             return error(str(err), 422)
         return JSONResponse({"label": next(iter(confidences)), "confidences": confidences})

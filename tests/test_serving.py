@@ -1,12 +1,15 @@
 """The serving pieces: the Sketchpad that passes images through, and the process settings."""
 
+import io
 import os
 import platform
 
 from gradio.components.image_editor import EditorData, EditorDataBlobs
 from gradio.data_classes import FileData
+from PIL import Image
 
 from digitlab import serving
+from digitlab.api import canvas_sized
 from digitlab.sketchpad import MAX_WAITING, RawSketchpad
 
 
@@ -50,3 +53,15 @@ def test_settings_already_in_the_environment_win(monkeypatch):
 
 def test_glibc_takes_the_allocator_settings():
     assert serving.keep_freed_memory() == (platform.libc_ver()[0] == "glibc")
+
+
+def png_of(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (width, height), 255).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_the_json_endpoint_reads_canvases_on_the_loop_and_photos_on_a_thread():
+    assert canvas_sized(png_of(800, 800)) and canvas_sized(png_of(2000, 2000))
+    assert not canvas_sized(png_of(2001, 2000))  # a photo: a worker thread decodes it
+    assert canvas_sized(b"not an image")  # refused at once, wherever
