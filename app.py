@@ -75,8 +75,7 @@ def build_app(predictor_or_source: Lab | Predictor | str | Path | None = None,
             with gr.Row():
                 with gr.Column(scale=3):
                     # The handler gets the encoded images, undecoded; to_mnist reads the composite.
-                    sketch = RawSketchpad(canvas_size=(CANVAS, CANVAS), layers=False,
-                                          transforms=(),
+                    sketch = RawSketchpad(canvas_size=(CANVAS, CANVAS), layers=False, transforms=(),
                                           height=CANVAS + 110,  # room for the toolbar: the canvas shows at 100 %
                                           brush=gr.Brush(colors=["#000000"], color_mode="fixed", default_size=PEN),
                                           label="Draw one digit, large and centred", elem_id="sketch")
@@ -161,8 +160,6 @@ def build_app(predictor_or_source: Lab | Predictor | str | Path | None = None,
         push_btn.click(lab.push_to_hub, [repo_id, token, private, which, trained], pushed, api_name="push_to_hub")
         demo.load(lab.active.describe, None, active, api_visibility="private")
         demo.load(None, js=SELECT_BRUSH)
-    # Queue positions go out once a second, not to every waiting client whenever any event starts:
-    # with 32 users sketching, that broadcast cost more CPU than the predictions.
     # Queue positions go out once a second, not to every waiting client whenever any event starts:
     # with 32 users sketching, that broadcast cost more CPU than the predictions.
     return demo.queue(status_update_rate=1)

@@ -33,8 +33,8 @@ def inference_graph(model: DigitClassifier) -> torch.nn.Module:
 @contextmanager
 def one_thread() -> Iterator[None]:
     """Run torch on this thread alone: a few 28x28 images are too small to split, and waking a
-    second thread costs more CPU than it saves (1.3 vs 1.0 ms per digitnet forward). The setting
-    is per thread; other threads (a training run) keep theirs."""
+    second thread costs more CPU than it saves (1.3 vs 1.0 ms per digitnet forward). Torch keeps
+    the count per thread once a thread has run: a training thread keeps its own."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -44,7 +44,11 @@ def one_thread() -> Iterator[None]:
 
 
 class Predictor:
-    """Wraps a DigitClassifier with preprocessing; safe to share between threads."""
+    """Wraps a DigitClassifier with preprocessing; safe to share between threads.
+
+    It predicts with a copy made at construction (inference_graph): later changes to the model's
+    weights need a new Predictor.
+    """
 
     def __init__(self, model: DigitClassifier):
         self.model = model.eval()
