@@ -6,7 +6,7 @@ import torch
 
 from digitlab.data import load_sample
 from digitlab.models import DigitClassifier, list_models
-from digitlab.predict import Predictor, one_thread
+from digitlab.predict import Predictor
 
 VIEWS = list(load_sample().test_images.numpy()[:6])  # 7 2 1 0 4 1
 
@@ -40,10 +40,3 @@ def test_rank_answers_each_view_with_its_own_k():
     assert [len(a) for a in answers] == [1, 3, 10]
     assert [next(iter(a)) for a in answers] == ["7", "2", "1"]
     assert predictor.rank([], []) == []
-
-
-def test_one_thread_gives_the_thread_count_back():
-    before = torch.get_num_threads()
-    with one_thread():
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
