@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from torch.fx.experimental.optimization import fuse
 from digitlab.hub import load_model
 from digitlab.models import DigitClassifier
 from digitlab.preprocess import to_mnist
+from digitlab.train import TORCH_THREADS
 
 
 def top_k(probs: torch.Tensor, labels: Sequence[str], k: int) -> dict[str, float]:
@@ -28,6 +30,19 @@ def inference_graph(model: DigitClassifier) -> torch.nn.Module:
     one image, 0.86 vs 1.57 ms an image in batches of 16).
     """
     return fuse(model).to(memory_format=torch.channels_last)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on this thread alone: a few 28x28 images are too small to split, and waking a
+    second thread costs more CPU than it saves (1.3 vs 0.9 ms for one digitnet image; ~1.5 ms a
+    JSON prediction under load). Back to the process's count after, whatever another thread did
+    meanwhile; training sets its own count each epoch."""
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(TORCH_THREADS)
 
 
 class Predictor:
@@ -51,7 +66,8 @@ class Predictor:
     def probabilities(self, views: Sequence[np.ndarray]) -> torch.Tensor:
         """(B, num_classes) probabilities for 28x28 uint8 ink-high views."""
         batch = torch.from_numpy(np.stack(views)).unsqueeze(1).float().div_(255)
-        return self.inference(batch.contiguous(memory_format=torch.channels_last)).softmax(1)
+        with one_thread():
+            return self.inference(batch.contiguous(memory_format=torch.channels_last)).softmax(1)
 
     def predict_view(self, image: Any, k: int = 3) -> tuple[dict[str, float], np.ndarray]:
         """Top-k of one image and the 28x28 view the model saw."""

@@ -21,6 +21,11 @@ from digitlab.config import TrainConfig
 from digitlab.data import Digits, load_digits
 from digitlab.models import DigitClassifier
 
+# The threads torch started with, read at import on the main thread. Torch keeps a count per
+# thread, and a worker thread that first ran torch while a prediction held the count at one
+# (predict.one_thread) keeps one: each epoch sets it again, on whatever thread it resumes.
+TORCH_THREADS = torch.get_num_threads()
+
 
 @dataclass
 class EpochRecord:
@@ -183,6 +188,7 @@ def train(cfg: TrainConfig | None = None, data: Digits | None = None, stop: thre
     measured = None  # the weights the last record describes: a stop mid-epoch returns these
     stopped = False
     for epoch in range(1, cfg.epochs + 1):
+        torch.set_num_threads(TORCH_THREADS)
         start = time.perf_counter()
         loss, acc, seen = train_one_epoch(model, train_x, train_y, optimizer, scheduler, cfg, gen, stop, on_batch)
         if device.type == "cuda":

@@ -1,12 +1,16 @@
 """The Predictor answers as its model does, on the lean inference graph it serves with."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
 
+from digitlab.config import TrainConfig
 from digitlab.data import load_sample
 from digitlab.models import DigitClassifier, list_models
 from digitlab.predict import Predictor
+from digitlab.train import TORCH_THREADS, train
 
 VIEWS = list(load_sample().test_images.numpy()[:6])  # 7 2 1 0 4 1
 
@@ -40,3 +44,34 @@ def test_rank_answers_each_view_with_its_own_k():
     assert [len(a) for a in answers] == [1, 3, 10]
     assert [next(iter(a)) for a in answers] == ["7", "2", "1"]
     assert predictor.rank([], []) == []
+
+
+def test_predictions_on_many_threads_leave_torch_its_thread_count():
+    predictor = Predictor.from_pretrained()
+    threads = [threading.Thread(target=lambda: [predictor.probabilities(VIEWS[:1]) for _ in range(20)])
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seen = []
+    fresh = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    fresh.start()
+    fresh.join()
+    assert seen == [TORCH_THREADS] and torch.get_num_threads() == TORCH_THREADS
+
+
+def test_training_runs_on_all_threads_even_where_a_thread_was_left_at_one():
+    cfg = TrainConfig(arch="lenet", data="sample", epochs=1, batch_size=256, augment=False)
+    counts = []
+
+    def run():
+        torch.set_num_threads(1)  # a worker thread that first ran torch inside a prediction
+        for _ in train(cfg, data=load_sample(), on_batch=lambda step, steps: counts.append(torch.get_num_threads())):
+            pass
+        torch.set_num_threads(TORCH_THREADS)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert counts and set(counts) == {TORCH_THREADS}
