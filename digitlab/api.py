@@ -51,7 +51,7 @@ def json_routes(active: Callable[[], Predictor]) -> list[Route]:
             body += chunk
             if len(body) > MAX_BYTES:
                 return error(f"The image is larger than {MAX_BYTES // 2**20} MB.", 413)
-        predict = partial(active().predict, bytes(body), max(1, k))
+        predict = partial(active().predict, body, max(1, k))
         try:  # canvas-sized images on the event loop, as sketches are (Lab.predict_sketches); photos on a thread
             confidences = predict() if canvas_sized(body) else await run_in_threadpool(predict)
         except ImageError as err:

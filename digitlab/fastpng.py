@@ -23,6 +23,7 @@ CHANNELS = {0: 1, 2: 3, 6: 4}  # colour type -> channels: grey, RGB, RGBA
 # Ancillary chunks that change no pixel value as Pillow reads them; any other chunk sends the
 # image to Pillow (tRNS and eXIf do change what Pillow gives: transparency, orientation).
 HARMLESS = {b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"pHYs", b"tEXt", b"zTXt", b"iTXt", b"tIME", b"bKGD", b"sBIT"}
+IHDR = slice(8, 33)  # the header chunk, right after the signature: length, type, 13 bytes, CRC
 STORED_BLOCK = 65535  # the largest stored deflate block
 
 
@@ -42,7 +43,7 @@ def decode_png(data: bytes, check_size: Callable[[tuple[int, int]], None] | None
     if filtered is None:
         return None
     try:
-        pixels = pyspng.load(repack(data[8:33], filtered))
+        pixels = pyspng.load(repack(data[IHDR], filtered))
     except Exception:  # a filter byte out of range, say: Pillow will name the problem
         return None
     return pixels[..., None] if pixels.ndim == 2 else pixels
@@ -50,12 +51,12 @@ def decode_png(data: bytes, check_size: Callable[[tuple[int, int]], None] | None
 
 def read_header(data: bytes) -> tuple[int, int, int, bytes] | None:
     """(width, height, channels, joined IDAT payloads) of a PNG this module decodes, else None."""
-    if not data.startswith(SIGNATURE) or data[8:16] != b"\x00\x00\x00\x0dIHDR" or len(data) < 33:
+    if not data.startswith(SIGNATURE) or data[8:16] != b"\x00\x00\x00\x0dIHDR" or len(data) < IHDR.stop:
         return None
     width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
     if depth != 8 or colour not in CHANNELS or interlace or not width or not height:
         return None
-    idat, pos, view = [], 33, memoryview(data)
+    idat, pos, view = [], IHDR.stop, memoryview(data)
     while pos + 8 <= len(data):
         length, kind = struct.unpack(">I4s", view[pos:pos + 8])
         if kind == b"IEND":

@@ -10,6 +10,7 @@ from PIL import Image
 
 from digitlab.fastpng import decode_png
 from digitlab.preprocess import ImageError, check_size
+from tests.pngs import SIGNATURE, chunk, png_header
 
 RNG = np.random.default_rng(0)
 # A sketch-like picture: flat paper, a few strokes, noise; filters differ row to row on it.
@@ -22,10 +23,6 @@ def png(img: Image.Image, **save) -> bytes:
     out = io.BytesIO()
     img.save(out, "PNG", **save)
     return out.getvalue()
-
-
-def chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def pillow(data: bytes) -> np.ndarray:
@@ -48,7 +45,7 @@ def test_a_png_split_over_many_idat_chunks_and_with_text_chunks_decodes():
     stream = zlib.compress(raw)
     pieces = [stream[i:i + 100] for i in range(0, len(stream), 100)]
 
-    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 47, 61, 8, 6, 0, 0, 0))
+    data = (SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", 47, 61, 8, 6, 0, 0, 0))
             + chunk(b"tEXt", b"Software\0test") + b"".join(chunk(b"IDAT", p) for p in pieces) + chunk(b"IEND", b""))
     np.testing.assert_array_equal(decode_png(data), PAPER)
 
@@ -88,8 +85,5 @@ def test_not_a_png_is_none():
 
 def test_the_size_check_runs_before_anything_is_inflated():
     # 60000 x 60000 declared, a 64-byte stream: inflating would mean a 3.6 GB buffer
-    ihdr = struct.pack(">IIBBBBB", 60000, 60000, 8, 0, 0, 0, 0)
-
-    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
     with pytest.raises(ImageError, match="too large"):
-        decode_png(bomb, check_size)
+        decode_png(png_header(60000, 60000), check_size)

@@ -39,6 +39,7 @@ from digitlab.data import load_sample
 from digitlab.models import DigitClassifier
 from digitlab.preprocess import MAX_BYTES, MAX_PIXELS, UNREADABLE
 from digitlab.train import train
+from tests.pngs import SIGNATURE, chunk, png_header
 
 SAMPLE = load_sample()
 SOAK_SECONDS, SOAK_CLIENTS = 12, 8
@@ -65,10 +66,6 @@ def encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
     out = io.BytesIO()
     img.save(out, fmt, **kw)
     return out.getvalue()
-
-
-def chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def png_1bit(width: int, height: int, ink: np.ndarray | None = None, transparent_white: bool = False) -> bytes:
@@ -98,13 +95,7 @@ def png_1bit(width: int, height: int, ink: np.ndarray | None = None, transparent
     head = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
     if transparent_white:
         head += chunk(b"tRNS", struct.pack(">H", 1))
-    return b"\x89PNG\r\n\x1a\n" + head + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
-
-
-def png_header(width: int, height: int) -> bytes:
-    """A PNG that only declares width x height: all a decompression bomb needs."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return SIGNATURE + head + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
 
 
 def grey16_png(label: str) -> bytes:

@@ -1,9 +1,7 @@
 """Whatever a user hands over becomes an MNIST-like 28x28 view, or a plain-worded ImageError."""
 
 import io
-import struct
 import time
-import zlib
 
 import numpy as np
 import pytest
@@ -11,6 +9,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from digitlab.data import load_sample
 from digitlab.preprocess import MAX_BYTES, EmptyImageError, ImageError, label_cells, to_mnist
+from tests.pngs import png_header
 
 DIGITS = load_sample().test_images.numpy()[:12]  # real MNIST test digits: 7 2 1 0 4 1 4 9 5 9 0 6
 SEVEN, TWO, ONE, ZERO, FOUR = DIGITS[0], DIGITS[1], DIGITS[2], DIGITS[3], DIGITS[4]
@@ -329,15 +328,6 @@ def test_a_jpeg_stored_sideways_is_turned_upright_by_its_exif_tag():
 
 
 # ---------------------------------------------------------------- bad input
-
-
-def png_header(width: int, height: int) -> bytes:
-    """A PNG that declares width x height (one tiny IDAT): the header is all a bomb needs."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def test_a_decompression_bomb_is_refused_from_its_header_alone():
