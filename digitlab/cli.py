@@ -8,14 +8,14 @@ import sys
 import threading
 from pathlib import Path
 
-import torch
-
-from digitlab.config import OPTIMIZERS, PRESETS, TrainConfig, preset
-from digitlab.data import load_digits
+from digitlab.config import FREEZE, OPTIMIZERS, PRESETS, TrainConfig, preset
+from digitlab.datasets import DATASETS, DataError, load_dataset
 from digitlab.models import list_models
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 JSON_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
+DATA_HELP = ("the dataset's folder or archive, 'sample' (shipped with digitlab), 'download' (torchvision's, "
+             "where one exists) or 'auto' (default: $DIGITLAB_DATA_DIR, else a download, else the sample)")
 
 
 class CLIError(Exception):
@@ -28,68 +28,103 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model and save it to --out")
     t.add_argument("--preset", choices=list(PRESETS), default="fast", help="starting settings (default: fast)")
+    t.add_argument("--dataset", choices=DATASETS, default="mnist",
+                   help="what to learn (default: mnist); 'folder' is your own images in --data-dir")
+    t.add_argument("--data-dir", help=DATA_HELP)
+    t.add_argument("--view", choices=("glyph", "photo"), default="glyph",
+                   help="with --dataset folder: handwriting (glyph) or photos (default: glyph)")
     t.add_argument("--arch", choices=list_models(), help="architecture (default: the preset's)")
     t.add_argument("--epochs", type=int, help="epochs (default: the preset's)")
-    t.add_argument("--batch-size", type=int, help="batch size (default: the preset's)")
+    t.add_argument("--batch-size", type=int, help="global batch size, split between torchrun processes "
+                                                 "(default: the preset's)")
     t.add_argument("--lr", type=float, help="peak learning rate (default: the preset's)")
-    t.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (default: adamw)")
+    t.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (default: the preset's)")
+    t.add_argument("--label-smoothing", type=float, help="label smoothing (default: the preset's)")
+    t.add_argument("--weight-decay", type=float, help="weight decay (default: the preset's)")
+    t.add_argument("--calibration", type=float, help="share of training images held out to calibrate "
+                                                    "confidences (default: 0.05)")
     t.add_argument("--seed", type=int, help="random seed (default: 0)")
     t.add_argument("--no-augment", dest="augment", action="store_false", default=None, help="turn augmentation off")
-    t.add_argument("--data-dir", help="folder of MNIST idx files, 'sample', or 'download' (default: auto)")
+    t.add_argument("--init", help="start from this model (folder or Hub repo id) instead of from scratch")
+    t.add_argument("--freeze", choices=FREEZE, help="with --init: 'backbone' trains only the new head "
+                                                   "(default: none, fine-tune everything)")
+    t.add_argument("--compile", action="store_true", default=None, help="torch.compile the training model")
     t.add_argument("--device", help="cpu, cuda or auto (default: auto)")
     t.add_argument("--out", default="runs/latest", help="where to save the model (default: runs/latest)")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
     t.add_argument("--dry-run", action="store_true", help="one batch on the shipped sample, save nothing")
 
     e = sub.add_parser("eval", help="test accuracy, per-class accuracy and confusion matrix")
-    e.add_argument("--weights", help="folder or Hub repo id (default: the shipped weights)")
+    e.add_argument("--dataset", choices=[d for d in DATASETS], default="mnist", help="default: mnist")
+    e.add_argument("--data-dir", default="auto", help=DATA_HELP)
+    e.add_argument("--view", choices=("glyph", "photo"), default="glyph", help="with --dataset folder")
+    e.add_argument("--weights", help="folder, Hub repo id or .onnx file (default: the shipped model for the dataset)")
     e.add_argument("--revision", help="Hub revision (branch, tag or commit)")
-    e.add_argument("--data-dir", default="auto", help="folder of MNIST idx files or 'sample' (default: auto)")
 
-    r = sub.add_parser("predict", help="read digits from image files or folders")
+    r = sub.add_parser("predict", help="read images (files or folders of images)")
     r.add_argument("files", nargs="+", help="image files or folders of images")
     r.add_argument("--top-k", type=int, default=3, help="how many answers per image (default: 3)")
-    r.add_argument("--weights", help="folder or Hub repo id (default: the shipped weights)")
+    r.add_argument("--weights", help="folder, Hub repo id or .onnx file (default: the shipped MNIST model)")
     r.add_argument("--revision", help="Hub revision")
     r.add_argument("--json", action="store_true", help="one JSON object per file")
 
     u = sub.add_parser("push", help="upload weights to a Hub repo")
-    u.add_argument("repo_id", help="e.g. user/digitlab-cnn")
-    u.add_argument("--weights", help="folder to upload (default: the shipped weights)")
+    u.add_argument("repo_id", help="the Hub repo to create or update, e.g. your-name/digitlab-cnn")
+    u.add_argument("--weights", help="folder to upload (default: the shipped MNIST model)")
     u.add_argument("--token", help="Hub token (default: $HF_TOKEN or the saved login)")
     u.add_argument("--private", action="store_true", help="create the repo private")
 
     g = sub.add_parser("pull", help="download weights from a Hub repo into a folder")
-    g.add_argument("repo_id")
+    g.add_argument("repo_id", help="the Hub repo to download, e.g. your-name/digitlab-cnn")
     g.add_argument("--revision", help="branch, tag or commit")
     g.add_argument("--token", help="Hub token for private repos")
     g.add_argument("--out", help="folder to save into (default: runs/<repo name>)")
     return p
 
 
-def train_argv(cfg: TrainConfig) -> list[str]:
-    """The `python -m digitlab` arguments that repeat a run of `cfg` (the "accurate" preset = the defaults)."""
-    argv = ["train", "--preset", "accurate", "--arch", cfg.arch, "--epochs", str(cfg.epochs),
-            "--batch-size", str(cfg.batch_size), "--lr", str(cfg.lr), "--optimizer", cfg.optimizer,
-            "--seed", str(cfg.seed), "--data-dir", cfg.data]
-    return argv + ([] if cfg.augment else ["--no-augment"])
+def train_argv(cfg: TrainConfig, view: str = "glyph") -> list[str]:
+    """The `python -m digitlab` arguments that repeat a run of `cfg` (the "accurate" preset + overrides)."""
+    base = TrainConfig(**PRESETS["accurate"])
+    argv = ["train", "--preset", "accurate", "--dataset", cfg.dataset, "--data-dir", cfg.data]
+    if cfg.dataset == "folder":
+        argv += ["--view", view]
+    flags = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
+             "optimizer": "--optimizer", "label_smoothing": "--label-smoothing", "weight_decay": "--weight-decay",
+             "calibration": "--calibration", "seed": "--seed", "init": "--init", "freeze": "--freeze"}
+    for name, flag in flags.items():
+        value = getattr(cfg, name)
+        if value != getattr(base, name) or name in ("arch", "epochs"):
+            argv += [flag, str(value)]
+    argv += [] if cfg.augment else ["--no-augment"]
+    return argv + (["--compile"] if cfg.compile else [])
+
+
+def config_from(args: argparse.Namespace) -> TrainConfig:
+    return preset(args.preset, arch=args.arch, dataset=args.dataset, data=args.data_dir,
+                  epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size, lr=args.lr,
+                  optimizer=args.optimizer, label_smoothing=args.label_smoothing, weight_decay=args.weight_decay,
+                  calibration=args.calibration, seed=args.seed, augment=args.augment, init=args.init,
+                  freeze=args.freeze, compile=args.compile, device=args.device).validate()
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> None:
     from tqdm import tqdm
 
+    from digitlab import distributed
     from digitlab.hub import save_model
-    from digitlab.train import TrainResult, card_data, train
+    from digitlab.train import Note, TrainResult, card_data, train
 
-    data_source = "sample" if args.dry_run else (args.data_dir or "auto")
-    cfg = preset(args.preset, arch=args.arch, epochs=1 if args.dry_run else args.epochs,
-                 batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, seed=args.seed,
-                 augment=args.augment, device=args.device, data=data_source)
-    cfg.validate()
-    data = load_digits(cfg.data)
-    print(f"training {cfg.arch} on {data} for {cfg.epochs} epoch(s)", file=sys.stderr)
+    if args.dry_run:
+        args.data_dir = "sample"
+    cfg = config_from(args)
+    data = load_dataset(cfg.dataset, cfg.data, view=args.view)
+    group = distributed.current()
+    main = group is None or group.is_main  # under torchrun, rank 0 alone logs and saves
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if main else (lambda text: None)
+    say(f"training {cfg.arch} on {data} for {cfg.epochs} epoch(s)"
+        + (f" on {group.world} processes" if group else ""))
     stop = threading.Event()
-    bar = tqdm(total=0, unit="batch", leave=False, disable=args.json, file=sys.stderr)
+    bar = tqdm(total=0, unit="batch", leave=False, disable=args.json or not main, file=sys.stderr)
 
     def on_batch(step: int, steps: int) -> None:
         bar.total = steps
@@ -98,47 +133,65 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> None:
         if args.dry_run:
             stop.set()
 
+    result = None
     for item in train(cfg, data=data, stop=stop, on_batch=on_batch):
         if isinstance(item, TrainResult):
             result = item
             break
         bar.clear()
-        if args.json:
+        if isinstance(item, Note):
+            say(f"note: {item.text}")
+        elif args.json and main:
             print(json.dumps({k: getattr(item, k) for k in JSON_KEYS}), flush=True)
         else:
-            print(item.line(), file=sys.stderr, flush=True)
+            say(item.line())
     bar.close()
     if args.dry_run:
-        print("dry run: one batch trained, nothing saved", file=sys.stderr)
+        say("dry run: one batch trained, nothing saved")
         return
-    save_model(result.model, args.out, card=card_data(result, argv))
-    print(f"saved to {args.out} (test accuracy {result.test_acc:.2f}%)", file=sys.stderr)
+    if main:
+        card = card_data(result, argv)
+        save_model(result.model, args.out, card=card)
+        say(f"saved to {args.out} (test accuracy {result.test_acc:.2f}%, "
+            f"temperature {result.model.temperature:.3g})")
 
 
 def run_eval(args: argparse.Namespace) -> None:
-    from digitlab.hub import load_model
-    from digitlab.train import as_pixels, evaluate
+    from digitlab.evaluate import evaluate
+    from digitlab.hub import load_model, shipped_weights
 
-    model = load_model(args.weights, args.revision)
-    data = load_digits(args.data_dir)
-    labels = data.test_labels
-    result = evaluate(model, as_pixels(data.test_images, torch.device("cpu")), labels)
-    n = len(model.labels)
-    confusion = torch.bincount(labels * n + result.predictions, minlength=n * n).reshape(n, n)
+    weights = args.weights
+    if weights is None:
+        shipped = shipped_weights()
+        if args.dataset not in shipped:
+            raise CLIError(f"there is no shipped model for {args.dataset}; give one with --weights")
+        weights = str(shipped[args.dataset])
+    runtime = load_model(weights, args.revision)
+    data = load_dataset(args.dataset, args.data_dir, view=args.view)
+    if list(data.spec.labels) != list(runtime.spec.labels):
+        raise CLIError(f"the model reads {runtime.spec.name} ({len(runtime.spec.labels)} classes), "
+                       f"not {data.spec.name}; pass the matching --dataset")
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr)
+    result = evaluate(runtime, data.test_images, data.test_labels)
+    names = list(runtime.spec.display)
+    confusion = result.confusion()
     print(f"accuracy: {result.accuracy:.2f}%")
-    print(f"data: {data}  loss: {result.loss:.4f}  errors: {int((result.predictions != labels).sum())}")
+    print(f"data: {data}  loss: {result.loss:.4f}  errors: {result.errors}  "
+          f"calibration error (ECE): {result.ece():.2f}% at temperature {result.temperature:.3g}")
     print("per-class accuracy:")
-    for i, name in enumerate(model.labels):
-        total = int(confusion[i].sum())
-        print(f"  {name}: {100.0 * int(confusion[i, i]) / max(total, 1):6.2f}%  ({total} images)")
-    print("confusion matrix (rows: true, columns: predicted):")
-    print("      " + "".join(f"{name:>6}" for name in model.labels))
-    for i, name in enumerate(model.labels):
-        print(f"{name:>6}" + "".join(f"{int(v):>6}" for v in confusion[i]))
+    width = max(len(n) for n in names)
+    for name, (accuracy, total) in zip(names, result.per_class(), strict=True):
+        print(f"  {name:<{width}}  {accuracy:6.2f}%  ({total} images)")
+    print("confusion matrix (rows: true, columns: answered):")
+    cell = max(6, max(len(str(int(confusion.max()))), *(len(n) for n in names)) + 1)
+    print(" " * (width + 2) + "".join(f"{name[:cell - 1]:>{cell}}" for name in names))
+    for i, name in enumerate(names):
+        print(f"{name:>{width + 2}}" + "".join(f"{int(v):>{cell}}" for v in confusion[i]))
 
 
 def expand_files(paths: list[str]) -> list[Path]:
-    """Files as given; folders become their image files, sorted."""
+    """Files as given; folders become their image files, sorted (other files in them are left out)."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
@@ -149,8 +202,8 @@ def expand_files(paths: list[str]) -> list[Path]:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from digitlab.imageio import ImageError
     from digitlab.predict import Predictor
-    from digitlab.preprocess import ImageError
 
     predictor = Predictor.from_pretrained(args.weights, args.revision)
     failures = 0
@@ -159,17 +212,13 @@ def run_predict(args: argparse.Namespace) -> int:
             if not path.is_file():
                 raise ImageError(f"No such file: {path}")
             confidences = predictor.predict(path, top_k=args.top_k)
+            label = next(iter(confidences))
+            row = {"file": str(path), "label": label, "confidences": confidences}
+            text = f"{path}: {label}  (" + "  ".join(f"{k} {v:.1%}" for k, v in confidences.items()) + ")"
         except ImageError as err:
             failures += 1
-            line = json.dumps({"file": str(path), "error": str(err)}) if args.json else f"{path}: error: {err}"
-            print(line, flush=True)
-            continue
-        label = next(iter(confidences))
-        if args.json:
-            print(json.dumps({"file": str(path), "label": label, "confidences": confidences}), flush=True)
-        else:
-            rest = "  ".join(f"{k} {v:.1%}" for k, v in confidences.items())
-            print(f"{path}: {label}  ({rest})", flush=True)
+            row, text = {"file": str(path), "error": str(err)}, f"{path}: error: {err}"
+        print(json.dumps(row, ensure_ascii=False) if args.json else text, flush=True)
     return 1 if failures else 0
 
 
@@ -188,7 +237,7 @@ def run_pull(args: argparse.Namespace) -> None:
     model = hub.load_model(args.repo_id, args.revision, token=args.token)
     out = Path(args.out or Path("runs") / args.repo_id.split("/")[-1])
     hub.save_model(model, out, card=hub.read_card_data(args.repo_id, args.revision), name=args.repo_id)
-    print(f"pulled {args.repo_id} ({model.arch}, {model.num_params:,} parameters) into {out}")
+    print(f"pulled {args.repo_id} ({model.arch}, {model.spec.name}, {model.num_params:,} parameters) into {out}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,10 +256,11 @@ def main(argv: list[str] | None = None) -> int:
             run_push(args)
         elif args.command == "pull":
             run_pull(args)
-    except (CLIError, WeightsError, ValueError, FileNotFoundError) as err:
+    except (CLIError, WeightsError, DataError, ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+

@@ -1,26 +1,34 @@
-"""One flat, typed set of training settings; `asdict(cfg)` travels with every record."""
+"""One flat, typed set of training settings; `asdict(cfg)` travels with every record and model card."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+OPTIMIZERS = ("adamw", "sgd")
+FREEZE = ("none", "backbone")
+
 
 @dataclass
 class TrainConfig:
-    arch: str = "digitnet"  # registry name, see digitlab.models.list_models()
-    data: str = "auto"  # "auto", "sample", "download", or a folder of MNIST idx files
+    arch: str = "digitnet"  # registry name, see digitlab.models.list_models(); with `init`, that model's own
+    dataset: str = "mnist"  # a built-in dataset (digitlab.datasets.DATASETS) or "folder" for your own images
+    data: str = "auto"  # "auto", "sample", "download", or a folder / archive of the dataset
     epochs: int = 3
-    batch_size: int = 128
+    batch_size: int = 128  # the global batch: under torchrun it is split between the processes
     lr: float = 3e-3  # peak learning rate of the one-cycle schedule
     optimizer: str = "adamw"  # "adamw" or "sgd" (Nesterov, momentum 0.9)
     weight_decay: float = 5e-4
     betas: tuple[float, float] = (0.9, 0.999)  # AdamW's; lower ones adapt faster in one-epoch runs
     cycle_momentum: bool = True  # one-cycle also sweeps momentum / beta1 between 0.95 and 0.85
     label_smoothing: float = 0.1
-    augment: bool = True  # batched on-device affine jitter + stroke-width jitter
+    augment: bool = True  # batched on the device: affine + stroke width for glyphs, flip + shift for photos
+    calibration: float = 0.05  # share of the training images held out to fit the softmax temperature; 0: none
+    init: str = ""  # start from this model (folder or Hub repo id) instead of from scratch
+    freeze: str = "none"  # with init: "backbone" trains only the (new) head, "none" fine-tunes everything
+    compile: bool = False  # torch.compile the training model; falls back with a warning where it cannot run
     seed: int = 0
     device: str = "auto"  # "auto" picks CUDA when present, else CPU
-    eval_batch_size: int = 2000
+    eval_batch_size: int = 1000
 
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first setting out of range."""
@@ -34,16 +42,23 @@ class TrainConfig:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; choose from {list(OPTIMIZERS)}")
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.calibration < 0.5:
+            raise ValueError(f"the calibration share must be in [0, 0.5), got {self.calibration}")
+        if self.freeze not in FREEZE:
+            raise ValueError(f"unknown freeze {self.freeze!r}; choose from {list(FREEZE)}")
+        if self.freeze != "none" and not self.init:
+            raise ValueError("freezing the backbone needs a model to start from (init)")
         return self
 
 
-OPTIMIZERS = ("adamw", "sgd")
-
-# Named starting points: "fast" is the quickest route to >= 99 %, "accurate" made weights/.
+# Named starting points: "fast" is the quickest route to >= 99 % on MNIST, "accurate" made weights/;
+# "photos" is airbench's recipe (CIFAR-10, Fashion-MNIST).
 PRESETS: dict[str, dict] = {
     "fast": dict(arch="speednet", epochs=1, batch_size=256, lr=1e-2, augment=False,
                  label_smoothing=0.0, weight_decay=0.0, betas=(0.7, 0.9), cycle_momentum=False),
     "accurate": dict(arch="digitnet", epochs=20, batch_size=128, lr=3e-3, augment=True),
+    "photos": dict(arch="airnet", epochs=10, batch_size=512, lr=0.4, optimizer="sgd", weight_decay=5e-4,
+                   label_smoothing=0.2, augment=True),
 }
 
 

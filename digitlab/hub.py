@@ -1,4 +1,4 @@
-"""Save, load, push and pull DigitClassifier weights: safetensors + config.json, never pickle.
+"""Save, load, push and pull Classifier weights: safetensors + config.json, never pickle.
 
 A source is a local folder, a Hub repo id ("user/digitlab-cnn", at an optional revision), or
 None for the shipped weights. The Hub side is huggingface_hub: downloads land in the standard
@@ -15,10 +15,7 @@ from pathlib import Path
 
 import httpx2
 from huggingface_hub import (
-    EvalResult,
     HfApi,
-    ModelCard,
-    ModelCardData,
     constants,
     get_cached_repo_tree,
     get_token,
@@ -40,9 +37,17 @@ from huggingface_hub.utils import tqdm as hf_tqdm
 from huggingface_hub.utils import validate_repo_id
 from safetensors.torch import load_file
 
-from digitlab.models import DigitClassifier, list_models
+from digitlab.card import card_pictures, model_card
+from digitlab.models import Classifier, list_models
+from digitlab.spec import legacy_spec
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"  # the shipped models, one folder per dataset
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "mnist"
+
+
+def shipped_weights() -> dict[str, Path]:
+    """The shipped models by dataset name (the folders of weights/ that hold one)."""
+    return {p.name: p for p in sorted(WEIGHTS_DIR.iterdir()) if (p / WEIGHTS_NAME).is_file()}
 PICKLE_SUFFIXES = (".bin", ".pth", ".pt", ".pkl", ".ckpt")
 WEIGHTS_NAME, CONFIG_NAME, CARD_NAME, TRAINING_NAME = "model.safetensors", "config.json", "README.md", "training.json"
 HUB_FILES = [CONFIG_NAME, WEIGHTS_NAME, TRAINING_NAME]  # all a pull downloads: pickle files never leave the Hub
@@ -67,61 +72,16 @@ class PushResult:
 
 # --- local folders ---------------------------------------------------------------------------
 
-def save_model(model: DigitClassifier, folder: str | Path, card: dict | None = None, name: str | None = None) -> Path:
+def save_model(model: Classifier, folder: str | Path, card: dict | None = None, name: str | None = None) -> Path:
     """Write model.safetensors, config.json, a model card (README.md) and the card dict (training.json)."""
     folder = Path(folder)
     card = {"arch": model.arch, "num_params": model.num_params, **(card or {})}
-    model.save_pretrained(folder)
+    model.save_pretrained(folder, config=model.config())  # the temperature is set after construction
     model_card(model, card, name).save(folder / CARD_NAME)  # replaces the mixin's generic card
     (folder / TRAINING_NAME).write_text(json.dumps(card, indent=2, default=str) + "\n")
+    for picture, png in card_pictures(model, card).items():
+        (folder / picture).write_bytes(png)
     return folder
-
-
-def model_card(model: DigitClassifier, card: dict, name: str | None = None) -> ModelCard:
-    """README.md: YAML metadata (library, tags, dataset, metric, model-index) + what was trained and how.
-
-    `card` may hold arch, num_params, test_acc (percent), data, epochs, config (dict), command.
-    """
-    title = name or f"digitlab {model.arch}"
-    acc, data = card.get("test_acc"), str(card.get("data") or "mnist")
-    dataset = "MNIST" if data == "mnist" else f"MNIST ({data})"
-    meta = model.generate_model_card().data.to_dict()  # library_name, license, tags, pipeline_tag of the class
-    meta.update(datasets=["mnist"], metrics=["accuracy"])
-    if isinstance(acc, (int, float)):
-        meta.update(model_name=title, eval_results=[EvalResult(
-            task_type="image-classification", dataset_type="mnist", dataset_name=dataset, dataset_split="test",
-            metric_type="accuracy", metric_value=round(acc / 100, 4), metric_name="Test accuracy")])
-    facts = [
-        ("architecture", f"`{card.get('arch', model.arch)}`"),
-        ("parameters", f"{card.get('num_params', model.num_params):,}"),
-        ("dataset", dataset),
-        ("test accuracy", f"{acc:.2f} %" if isinstance(acc, (int, float)) else "not recorded"),
-        ("epochs", card.get("epochs", "not recorded")),
-    ]
-    lines = [
-        f"# {title}", "",
-        f"A handwritten-digit classifier made with digitlab: the `{model.arch}` architecture, input "
-        f"{model.input_size}x{model.input_size} grey pixels (ink high, MNIST style), labels {', '.join(model.labels)}.",
-        "", "| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in facts], "",
-    ]
-    if card.get("config") or card.get("command"):
-        lines += ["## Training settings", ""]
-        if card.get("command"):
-            lines += ["```bash", str(card["command"]), "```", ""]
-        if card.get("config"):
-            lines += ["```json", json.dumps(card["config"], indent=2, default=str), "```", ""]
-    lines += [
-        "## Use", "",
-        "```python",
-        "from digitlab.predict import Predictor",
-        "",
-        f'predictor = Predictor.from_pretrained("{name or "path/to/this/folder"}")',
-        'print(predictor.predict("digit.png"))',
-        "```", "",
-        f"Files: `{WEIGHTS_NAME}` (safetensors, no pickle), `{CONFIG_NAME}` (arch, labels, input_size, mean, std), "
-        f"`{TRAINING_NAME}` (the facts above).", "",
-    ]
-    return ModelCard(f"---\n{ModelCardData(**meta).to_yaml()}\n---\n\n" + "\n".join(lines))
 
 
 def read_card_data(source: str | Path | None = None, revision: str | None = None) -> dict:
@@ -149,7 +109,7 @@ def read_card_data(source: str | Path | None = None, revision: str | None = None
     return data
 
 
-def model_from_files(config_path: Path, weights_path: Path, where: str) -> DigitClassifier:
+def model_from_files(config_path: Path, weights_path: Path, where: str) -> Classifier:
     """Build the model the config names and load the tensors strictly, checking every shape."""
     try:
         config = json.loads(Path(config_path).read_text())
@@ -159,7 +119,7 @@ def model_from_files(config_path: Path, weights_path: Path, where: str) -> Digit
     if arch not in list_models():
         raise WeightsError(f"{where} names an unknown architecture {arch!r}; digitlab knows {list_models()}.")
     try:
-        model = DigitClassifier(**config)
+        model = classifier_from_config(config)
     except (TypeError, ValueError) as err:
         raise WeightsError(f"The config.json of {where} does not describe a digitlab model ({err}).") from err
     try:
@@ -173,7 +133,15 @@ def model_from_files(config_path: Path, weights_path: Path, where: str) -> Digit
     return model.eval()
 
 
-def load_local(folder: str | Path) -> DigitClassifier:
+def classifier_from_config(config: dict) -> Classifier:
+    """The model a config.json describes; one written before specs existed is read as MNIST-style glyphs."""
+    if "spec" not in config:
+        legacy = {k: config[k] for k in ("labels", "input_size", "mean", "std") if config.get(k) is not None}
+        return Classifier(config["arch"], legacy_spec(**legacy).to_dict())
+    return Classifier(config["arch"], config["spec"], config.get("temperature", 1.0))
+
+
+def load_local(folder: str | Path) -> Classifier:
     """Load a model saved by `save_model` from a local folder."""
     folder = Path(folder)
     weights = folder / WEIGHTS_NAME
@@ -185,10 +153,11 @@ def load_local(folder: str | Path) -> DigitClassifier:
 
 
 def load_model(source: str | Path | None = None, revision: str | None = None,
-               token: str | None = None) -> DigitClassifier:
+               token: str | bool | None = None) -> Classifier:
     """Load from a local folder, a Hub repo id (at `revision`), or None: the shipped weights.
 
-    `token` (default: $HF_TOKEN or the saved login) is only needed for private or gated repos.
+    `token` is only needed for private or gated repos: None uses $HF_TOKEN or the saved login,
+    False sends no token at all (a public app pulling for a visitor who gave none).
     """
     if source is None or str(source) == "":
         return load_local(DEFAULT_WEIGHTS)
@@ -202,7 +171,7 @@ def load_model(source: str | Path | None = None, revision: str | None = None,
     except HFValidationError:
         message = f"{str(source)!r} is neither a local folder nor a Hub repo id like 'user/digitlab-cnn'."
         raise WeightsError(message) from None
-    folder = download(str(source), revision or None, token or None)
+    folder = download(str(source), revision or None, token if token is False else token or None)
     return model_from_files(folder / CONFIG_NAME, folder / WEIGHTS_NAME, describe(str(source), revision))
 
 
@@ -220,7 +189,7 @@ def describe(repo_id: str, revision: str | None = None) -> str:
     return f"Hub repo {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
 
 
-def download(repo_id: str, revision: str | None = None, token: str | None = None) -> Path:
+def download(repo_id: str, revision: str | None = None, token: str | bool | None = None) -> Path:
     """Fetch config.json + model.safetensors (+ training.json) into the HF cache; return the snapshot folder.
 
     Offline (HF_HUB_OFFLINE=1, or the Hub unreachable) a cached snapshot is used as it is.
@@ -246,7 +215,7 @@ def download(repo_id: str, revision: str | None = None, token: str | None = None
     return folder
 
 
-def push_model(model: DigitClassifier, repo_id: str, token: str | None = None, private: bool = False,
+def push_model(model: Classifier, repo_id: str, token: str | None = None, private: bool = False,
                card: dict | None = None) -> PushResult:
     """Upload weights, config.json and a model card to `repo_id` in one commit, creating the repo if needed.
 

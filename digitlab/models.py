@@ -1,14 +1,19 @@
-"""Architecture registry and the one Hub-ready classifier that wraps any of them."""
+"""Architecture registry and the one Hub-ready classifier that wraps any of them.
+
+Every registered backbone takes its shape from the data: `in_chans`, `num_classes` and `size`
+(the square input side) come from the model's DatasetSpec, never from constants.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from digitlab.data import LABELS, MEAN, STD
+from digitlab.spec import MNIST, DatasetSpec
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 DEFAULT_ARCH = "digitnet"
@@ -24,43 +29,44 @@ def list_models() -> list[str]:
     return sorted(MODELS)
 
 
-def create_backbone(name: str, num_classes: int = 10, input_size: int = 28) -> nn.Module:
-    """Build a registered backbone: (B, 1, S, S) normalised pixels -> (B, num_classes) logits."""
+def create_backbone(name: str, in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
+    """Build a registered backbone: (B, in_chans, size, size) normalised pixels -> (B, num_classes) logits."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {list_models()}")
-    return MODELS[name](num_classes=num_classes, input_size=input_size)
+    return MODELS[name](in_chans=in_chans, num_classes=num_classes, size=size)
 
 
-def conv_bn(c_in: int, c_out: int, k: int = 3) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+def conv_bn(c_in: int, c_out: int, k: int = 3, stride: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2, bias=False), nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True)]
 
 
 @register_model
-def mlp(num_classes: int = 10, input_size: int = 28) -> nn.Module:
-    """The classic fully connected net of the tutorials: 784-256-128-10."""
+def mlp(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
+    """The classic fully connected net of the tutorials: 784-256-128-10 on MNIST."""
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(input_size * input_size, 256), nn.ReLU(inplace=True),
+        nn.Flatten(), nn.Linear(in_chans * size * size, 256), nn.ReLU(inplace=True),
         nn.Linear(256, 128), nn.ReLU(inplace=True), nn.Linear(128, num_classes),
     )
 
 
 @register_model
-def cnn(num_classes: int = 10, input_size: int = 28) -> nn.Module:
+def cnn(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
     """The PyTorch examples CNN: 2 conv + 2 fc with dropout."""
-    side = (input_size - 4) // 2
+    side = (size - 4) // 2
     return nn.Sequential(
-        nn.Conv2d(1, 32, 3), nn.ReLU(inplace=True), nn.Conv2d(32, 64, 3), nn.ReLU(inplace=True),
+        nn.Conv2d(in_chans, 32, 3), nn.ReLU(inplace=True), nn.Conv2d(32, 64, 3), nn.ReLU(inplace=True),
         nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
         nn.Linear(64 * side * side, 128), nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(128, num_classes),
     )
 
 
 @register_model
-def lenet(num_classes: int = 10, input_size: int = 28) -> nn.Module:
-    """LeNet-5 (LeCun et al. 1998) with ReLU and max pooling."""
-    side = ((input_size) // 2 - 4) // 2
+def lenet(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
+    """LeNet-5 (LeCun et al. 1998) with ReLU and max pooling; the tutorials' CIFAR-10 net too."""
+    side = (size // 2 - 4) // 2
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(in_chans, 6, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
         nn.Conv2d(6, 16, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.Flatten(),
         nn.Linear(16 * side * side, 120), nn.ReLU(inplace=True), nn.Linear(120, 84), nn.ReLU(inplace=True),
         nn.Linear(84, num_classes),
@@ -68,67 +74,141 @@ def lenet(num_classes: int = 10, input_size: int = 28) -> nn.Module:
 
 
 @register_model
-def speednet(num_classes: int = 10, input_size: int = 28) -> nn.Module:
-    """A tiny conv net that reaches 99 % in one epoch: few FLOPs, batch norm to learn fast."""
-    side = ((input_size - 4) // 2 - 2) // 2
+def speednet(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
+    """A tiny conv net that reaches 99 % on MNIST in one epoch: few FLOPs, batch norm to learn fast."""
+    side = ((size - 4) // 2 - 2) // 2
     return nn.Sequential(
-        nn.Conv2d(1, 16, 5, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+        nn.Conv2d(in_chans, 16, 5, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
         nn.Conv2d(16, 48, 3, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(48), nn.ReLU(inplace=True),
         nn.Flatten(), nn.Linear(48 * side * side, 128), nn.ReLU(inplace=True), nn.Linear(128, num_classes),
     )
 
 
 @register_model
-def digitnet(num_classes: int = 10, input_size: int = 28) -> nn.Module:
-    """The default: a small VGG-style CNN with batch norm, global pooling and dropout."""
+def digitnet(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
+    """The default: a small VGG-style CNN with batch norm, global pooling and dropout.
+
+    Inputs over 40 px (Chinese MNIST's 64) start with a stride-2 convolution: a quarter of the work,
+    and the same weights, so a model trained on 28 px digits can start a 64 px one.
+    """
+    stride = 2 if size > 40 else 1
     return nn.Sequential(
-        *conv_bn(1, 32), *conv_bn(32, 32), nn.MaxPool2d(2),  # (B, 32, 14, 14)
-        *conv_bn(32, 64), *conv_bn(64, 64), nn.MaxPool2d(2),  # (B, 64, 7, 7)
-        *conv_bn(64, 128), *conv_bn(128, 128),  # (B, 128, 7, 7)
+        *conv_bn(in_chans, 32, stride=stride), *conv_bn(32, 32), nn.MaxPool2d(2),  # (B, 32, S/2, S/2)
+        *conv_bn(32, 64), *conv_bn(64, 64), nn.MaxPool2d(2),  # (B, 64, S/4, S/4)
+        *conv_bn(64, 128), *conv_bn(128, 128),  # (B, 128, S/4, S/4)
         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(128, num_classes),
     )
 
 
-class DigitClassifier(
+class AirNet(nn.Module):
+    """airbench's 8-layer net (Jordan 2024, after Page 2018 and hlb-CIFAR10), at any size and channels.
+
+    A frozen 2x2 patch-whitening stem fitted to the training images (init_from_data), then three
+    conv-pool-norm groups with GELU and identity-initialised filters, a max pool over what is left
+    and a scaled-down linear head.
+    """
+
+    def __init__(self, in_chans: int, num_classes: int, widths: tuple[int, int, int] = (64, 256, 256)):
+        super().__init__()
+        stem = 2 * in_chans * 4  # both signs of every 2x2 whitening direction
+        self.whiten = nn.Conv2d(in_chans, stem, 2, bias=True)
+        self.whiten.weight.requires_grad_(False)
+        c_in = stem
+        for i, width in enumerate(widths, 1):
+            self.add_module(f"group{i}", nn.Sequential(
+                nn.Conv2d(c_in, width, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(width),
+                nn.GELU(), nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.GELU()))
+            c_in = width
+        self.groups = len(widths)
+        self.head = nn.Linear(c_in, num_classes, bias=False)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                if m is not self.whiten:
+                    nn.init.dirac_(m.weight.data[:m.weight.shape[1]])  # identity on the first in_chans filters
+            elif isinstance(m, nn.BatchNorm2d):
+                m.momentum = 0.4  # airbench: fast-moving statistics, for few epochs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.gelu(self.whiten(x))
+        for i in range(1, self.groups + 1):
+            x = getattr(self, f"group{i}")(x)
+        return self.head(F.adaptive_max_pool2d(x, 1).flatten(1)) / 9  # (B, num_classes)
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor, eps: float = 5e-4) -> None:
+        """Fit the whitening stem to normalised training images (B, C, H, W): ZCA-like, per 2x2 patch."""
+        patches = x.unfold(2, 2, 1).unfold(3, 2, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, x.shape[1] * 4)
+        patches = patches.double()
+        covariance = patches.T @ patches / len(patches)
+        values, vectors = torch.linalg.eigh(covariance)
+        filters = (vectors.T / torch.sqrt(values + eps)[:, None]).flip(0).reshape(-1, x.shape[1], 2, 2)
+        self.whiten.weight.copy_(torch.cat([filters, -filters]).float())
+
+
+@register_model
+def airnet(in_chans: int = 3, num_classes: int = 10, size: int = 32) -> nn.Module:
+    """airbench94's net, widths 64-256-256 (1.97 M parameters): the CIFAR-10 and Fashion-MNIST model."""
+    return AirNet(in_chans, num_classes)
+
+
+class Classifier(
     nn.Module,
     PyTorchModelHubMixin,
     library_name="digitlab",
-    tags=["image-classification", "mnist", "digits", "pytorch"],
+    tags=["image-classification", "pytorch"],
     license="mit",
     pipeline_tag="image-classification",
 ):
-    """A registered backbone plus everything needed to use it: labels, input size, normalisation.
+    """A registered backbone plus everything needed to use it: its DatasetSpec and calibration.
 
-    Input: (B, 1, S, S) float pixels in [0, 1] with ink high (MNIST polarity). Output: logits.
+    Input: (B, C, S, S) float pixels in [0, 1], prepared by the spec's view. Output: logits.
+    Probabilities are softmax(logits / temperature); the temperature is fitted after training.
     """
 
-    def __init__(self, arch: str = DEFAULT_ARCH, labels: list[str] | None = None, input_size: int = 28,
-                 mean: float = MEAN, std: float = STD):
+    def __init__(self, arch: str = DEFAULT_ARCH, spec: dict | None = None, temperature: float = 1.0):
         super().__init__()
-        self.arch, self.labels = arch, list(labels or LABELS)
-        self.input_size, self.mean, self.std = input_size, mean, std
-        self.backbone = create_backbone(arch, len(self.labels), input_size)
+        self.spec = DatasetSpec.from_dict(spec) if spec else MNIST
+        self.arch, self.temperature = arch, float(temperature)
+        self.backbone = create_backbone(arch, self.spec.channels, self.spec.num_classes, self.spec.size)
+        shape = (1, self.spec.channels, 1, 1)
+        self.register_buffer("mean", torch.tensor(self.spec.mean).view(shape), persistent=False)
+        self.register_buffer("std", torch.tensor(self.spec.std).view(shape), persistent=False)
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """Return logits, shape (B, num_classes)."""
         return self.backbone((pixels - self.mean) / self.std)
 
     @property
+    def labels(self) -> list[str]:
+        return list(self.spec.labels)
+
+    @property
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def config(self) -> dict:
+        """What config.json holds: enough to rebuild this model."""
+        return {"arch": self.arch, "spec": self.spec.to_dict(), "temperature": self.temperature}
 
-def summary(model: DigitClassifier) -> str:
-    """A per-layer table: output shape and parameter count, plus the total."""
-    rows, x = [], torch.zeros(1, 1, model.input_size, model.input_size)
+
+def summary(model: Classifier) -> str:
+    """A per-layer table (the backbone's top-level layers): output shape and parameter count, plus the total."""
+    spec, rows = model.spec, []
+    layers = list(model.backbone.children()) or [model.backbone]
+
+    def record(layer: nn.Module, _inputs, output: torch.Tensor) -> None:
+        n = sum(p.numel() for p in layer.parameters())
+        rows.append(f"{len(rows):>3}  {type(layer).__name__:<18} {str(tuple(output.shape[1:])):<16} {n:>9,}")
+
+    hooks = [layer.register_forward_hook(record) for layer in layers]
     was_training = model.training
     model.eval()
-    with torch.no_grad():
-        x = (x - model.mean) / model.std
-        for i, layer in enumerate(model.backbone):
-            x = layer(x)
-            n = sum(p.numel() for p in layer.parameters())
-            rows.append(f"{i:>3}  {type(layer).__name__:<18} {str(tuple(x.shape[1:])):<16} {n:>9,}")
-    model.train(was_training)
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, spec.channels, spec.size, spec.size))
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
     head = f"{'#':>3}  {'layer':<18} {'output':<16} {'params':>9}"
     return "\n".join([f"{model.arch}: {model.num_params:,} parameters", head, *rows])

@@ -1,4 +1,4 @@
-"""What the lab shows about a training run: log lines, curve frames, a grid of samples."""
+"""What the lab shows about models and runs: the model's view, curve frames, sample grids, card pictures."""
 
 from __future__ import annotations
 
@@ -11,36 +11,48 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from digitlab.train import EpochRecord
-
 CURVE_COLUMNS = ["epoch", "split", "loss", "accuracy"]
 
 
-def view_html(view: np.ndarray, size: int = 224) -> str:
-    """The 28x28 view as an inline PNG enlarged pixel by pixel, white ink on black as the model sees it.
+def png_bytes(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def view_image(view: np.ndarray) -> np.ndarray:
+    """A (C, S, S) model input as people see it: (S, S) grey or (S, S, 3) RGB."""
+    return view[0] if view.shape[0] == 1 else np.ascontiguousarray(view.transpose(1, 2, 0))
+
+
+def view_html(view: np.ndarray, size: int = 224, alt: str = "the model's input") -> str:
+    """The model's view as an inline PNG enlarged pixel by pixel, as the model sees it.
 
     Inline, so a prediction is one response: no file in gradio's cache, no second request to fetch it.
     """
-    buf = io.BytesIO()
-    Image.fromarray(view).save(buf, format="PNG")  # a few hundred bytes, ~0.1 ms
-    data = base64.b64encode(buf.getvalue()).decode()
-    return (f'<img src="data:image/png;base64,{data}" width="{size}" height="{size}" alt="the 28x28 model input" '
+    data = base64.b64encode(png_bytes(view_image(view))).decode()  # a few hundred bytes, ~0.1 ms
+    return (f'<img src="data:image/png;base64,{data}" width="{size}" height="{size}" alt="{alt}" '
             'style="image-rendering: pixelated; display: block; margin: 28px auto 4px">')
 
 
-def curves(records: Sequence[EpochRecord]) -> pd.DataFrame:
-    """Long format for gr.LinePlot: one row per (epoch, split), `split` picks the colour."""
-    rows = [(r.epoch, split, getattr(r, f"{split}_loss"), getattr(r, f"{split}_acc"))
+def curves(records: Sequence) -> pd.DataFrame:
+    """Long format for gr.LinePlot: one row per (epoch, split), `split` picks the colour.
+
+    `records` are EpochRecords or their dicts.
+    """
+    def get(r, key):
+        return r[key] if isinstance(r, dict) else getattr(r, key)
+
+    rows = [(get(r, "epoch"), split, get(r, f"{split}_loss"), get(r, f"{split}_acc"))
             for r in records for split in ("train", "test")]
     frame = pd.DataFrame(rows, columns=CURVE_COLUMNS)
-    # Typed even when empty: the plot fixes its axes' kinds from the first frame it gets.
     return frame.astype({"epoch": "int64", "split": "str", "loss": "float64", "accuracy": "float64"})
 
 
 def sample_grid(images: torch.Tensor, labels: torch.Tensor, n: int = 5, scale: int = 3) -> np.ndarray:
-    """An n x n grid of the first image of each class in turn, black ink on white, uint8.
+    """An n x n grid of the first image of each class in turn, uint8 (grey or RGB).
 
-    Cycling through the classes shows every digit the model learns, not 25 random ones.
+    Cycling through the classes shows every class the model learns, not 25 random ones.
     """
     picks: list[int] = []
     classes = sorted(set(labels.tolist()))
@@ -49,10 +61,64 @@ def sample_grid(images: torch.Tensor, labels: torch.Tensor, n: int = 5, scale: i
         pool = per_class[classes[i % len(classes)]]
         if pool:
             picks.append(pool[(i // len(classes)) % len(pool)])
-    tiles = 255 - images[picks].numpy()  # (k, 28, 28), paper-white background
-    size = tiles.shape[-1] + 2  # a 1-px grey frame separates the tiles
-    grid = np.full((n * size, n * size), 200, dtype=np.uint8)
+    tiles = images[picks].numpy().transpose(0, 2, 3, 1)  # (k, S, S, C)
+    size = tiles.shape[1] + 2  # a 1-px grey frame separates the tiles
+    grid = np.full((n * size, n * size, tiles.shape[-1]), 128, dtype=np.uint8)
     for i, tile in enumerate(tiles):
         r, c = divmod(i, n)
         grid[r * size + 1:(r + 1) * size - 1, c * size + 1:(c + 1) * size - 1] = tile
-    return grid.repeat(scale, 0).repeat(scale, 1)
+    grid = grid.repeat(scale, 0).repeat(scale, 1)
+    return grid[..., 0] if grid.shape[-1] == 1 else grid
+
+
+def figure_png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def curves_png(records: Sequence) -> bytes:
+    """Loss and accuracy per epoch, train and test, as one PNG for the model card."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frame = curves(records)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    for ax, column, title in ((axes[0], "loss", "Loss"), (axes[1], "accuracy", "Accuracy (%)")):
+        for split, part in frame.groupby("split"):
+            ax.plot(part["epoch"], part[column], marker="o", label=split)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return figure_png(fig)
+
+
+def confusion_png(confusion: Sequence[Sequence[int]], names: list[str]) -> bytes:
+    """The confusion matrix (rows true, columns answered) as a heatmap with counts, for the model card."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = np.asarray(confusion)
+    k = len(m)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * k, 1.0 + 0.45 * k))
+    shown = np.log1p(m)
+    ax.imshow(shown, cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            if m[i, j]:
+                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if shown[i, j] > 0.6 * shown.max() else "black")
+    ax.set_xticks(range(k), [n[:10] for n in names], rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(k), [n[:10] for n in names], fontsize=8)
+    ax.set_xlabel("answered")
+    ax.set_ylabel("true")
+    return figure_png(fig)

@@ -1,9 +1,12 @@
-"""Predictor: any image in, top-k {label: probability} out."""
+"""Predictor: any image in, top-k {name: probability} out, read the way the model's data was.
+
+The Predictor is the one owner of preprocessing: it prepares every input from its model's
+DatasetSpec (digitlab.views), so the app, the CLI and the JSON endpoint never call a recipe.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,18 +15,19 @@ import torch
 from torch.fx.experimental.optimization import fuse
 
 from digitlab.hub import load_model
-from digitlab.models import DigitClassifier
-from digitlab.preprocess import to_mnist
-from digitlab.train import TORCH_THREADS
+from digitlab.models import Classifier
+from digitlab.spec import DatasetSpec
+from digitlab.threads import one_thread
+from digitlab.views import prepare
 
 
-def top_k(probs: torch.Tensor, labels: Sequence[str], k: int) -> dict[str, float]:
-    """The k most likely labels of one probability row, most likely first."""
-    values, indices = probs.topk(max(1, min(k, len(labels))))
-    return {labels[i]: round(float(v), 6) for v, i in zip(values.tolist(), indices.tolist(), strict=True)}
+def top_k(probs: torch.Tensor, names: Sequence[str], k: int) -> dict[str, float]:
+    """The k most likely classes of one probability row, most likely first."""
+    values, indices = probs.topk(max(1, min(k, len(names))))
+    return {names[i]: round(float(v), 6) for v, i in zip(values.tolist(), indices.tolist(), strict=True)}
 
 
-def inference_graph(model: DigitClassifier) -> torch.nn.Module:
+def inference_graph(model: Classifier) -> torch.nn.Module:
     """A copy of the model for prediction only: batch norm folded into the convolutions, channels_last.
 
     About 40 % less CPU per forward than the training graph (digitnet, 2 threads: 1.7 vs 2.6 ms for
@@ -32,57 +36,52 @@ def inference_graph(model: DigitClassifier) -> torch.nn.Module:
     return fuse(model).to(memory_format=torch.channels_last)
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on this thread alone: a few 28x28 images are too small to split, and waking a
-    second thread costs more CPU than it saves (1.3 vs 0.9 ms for one digitnet image; ~1.5 ms a
-    JSON prediction under load). Back to the process's count after, whatever another thread did
-    meanwhile; training sets its own count each epoch."""
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(TORCH_THREADS)
-
-
 class Predictor:
-    """Wraps a DigitClassifier with preprocessing; safe to share between threads.
+    """Wraps a Classifier with its spec's preprocessing and calibration; safe to share between threads.
 
     It predicts with a copy made at construction (inference_graph): later changes to the model's
     weights need a new Predictor.
     """
 
-    def __init__(self, model: DigitClassifier):
+    def __init__(self, model: Classifier):
         self.model = model.eval()
-        self.labels = list(model.labels)
+        self.spec: DatasetSpec = model.spec
+        self.names = list(self.spec.display)  # what answers are called: "7", "七 (7)", "airplane"
+        self.temperature = float(model.temperature)
         self.inference = inference_graph(self.model)
 
     @classmethod
-    def from_pretrained(cls, source: str | Path | None = None, revision: str | None = None) -> Predictor:
+    def from_pretrained(cls, source: str | Path | None = None, revision: str | None = None,
+                        token: str | bool | None = None) -> Predictor:
         """Load from a local folder or Hub repo id (default: the shipped weights)."""
-        return cls(load_model(source, revision))
+        return cls(load_model(source, revision, token=token))
+
+    def prepare(self, image: Any) -> np.ndarray:
+        """The (C, S, S) uint8 input this model reads for `image`; ImageError when there is none."""
+        return prepare(image, self.spec)
 
     @torch.inference_mode()
     def probabilities(self, views: Sequence[np.ndarray]) -> torch.Tensor:
-        """(B, num_classes) probabilities for 28x28 uint8 ink-high views."""
-        batch = torch.from_numpy(np.stack(views)).unsqueeze(1).float().div_(255)
+        """(B, num_classes) calibrated probabilities for views from prepare()."""
+        batch = torch.from_numpy(np.stack(views)).float().div_(255)
         with one_thread():
-            return self.inference(batch.contiguous(memory_format=torch.channels_last)).softmax(1)
+            logits = self.inference(batch.contiguous(memory_format=torch.channels_last))
+        return (logits / self.temperature).softmax(1)
 
     def predict_view(self, image: Any, k: int = 3) -> tuple[dict[str, float], np.ndarray]:
-        """Top-k of one image and the 28x28 view the model saw."""
-        view = to_mnist(image)
-        return top_k(self.probabilities([view])[0], self.labels, k), view
+        """Top-k of one image and the view the model saw."""
+        view = self.prepare(image)
+        return top_k(self.probabilities([view])[0], self.names, k), view
 
     def predict(self, image: Any, top_k: int = 3) -> dict[str, float]:
         return self.predict_view(image, top_k)[0]
 
     def predict_batch(self, images: Sequence[Any], k: int = 3) -> list[dict[str, float]]:
         """Top-k for many images in one forward pass (each must be readable)."""
-        return self.rank([to_mnist(im) for im in images], [k] * len(images))
+        return self.rank([self.prepare(im) for im in images], [k] * len(images))
 
     def rank(self, views: Sequence[np.ndarray], ks: Sequence[int]) -> list[dict[str, float]]:
-        """Top-ks[i] of views[i], for many 28x28 views in one forward pass."""
+        """Top-ks[i] of views[i], for many views in one forward pass."""
         if not views:
             return []
-        return [top_k(p, self.labels, k) for p, k in zip(self.probabilities(views), ks, strict=True)]
+        return [top_k(p, self.names, k) for p, k in zip(self.probabilities(views), ks, strict=True)]

@@ -1,8 +1,10 @@
 """The training loop as a generator: one EpochRecord per epoch, then a TrainResult.
 
-Fast by design: both splits live on the device as tensors, augmentation is batched on the
-device, and nothing runs per sample in Python. The UI, the CLI and the benchmarks all
-iterate this same generator.
+Fast by design: both splits live on the device as uint8 tensors, augmentation is batched on the
+device, and nothing runs per sample in Python. The model is built from the data's DatasetSpec
+(or started from another model, with a new head when the classes differ), and calibrated at the
+end on training images it never saw. The UI, the CLI and the benchmarks all iterate this one
+generator; under torchrun (digitlab.distributed) each process trains on its shard of every batch.
 """
 
 from __future__ import annotations
@@ -12,19 +14,16 @@ import shlex
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 
 from digitlab.config import TrainConfig
-from digitlab.data import Digits, load_digits
-from digitlab.models import DigitClassifier
-
-# The threads torch started with, read at import on the main thread. Torch keeps a count per
-# thread, and a worker thread that first ran torch while a prediction held the count at one
-# (predict.one_thread) keeps one: each epoch sets it again, on whatever thread it resumes.
-TORCH_THREADS = torch.get_num_threads()
+from digitlab.datasets import Dataset, load_dataset
+from digitlab.evaluate import evaluate, fit_temperature
+from digitlab.models import Classifier
+from digitlab.threads import TORCH_THREADS
 
 
 @dataclass
@@ -38,7 +37,7 @@ class EpochRecord:
     lr: float  # learning rate at the end of the epoch
     seconds: float  # training time of this epoch only: no data loading, no evaluation
     samples_per_s: float
-    data: str  # "mnist" or "sample"
+    data: str  # the dataset's name, e.g. "mnist" or "chinese-mnist sample"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -51,30 +50,36 @@ class EpochRecord:
 
 
 @dataclass
+class Note:
+    """Something the person training should read (a fallback taken, a setting changed); not an error."""
+
+    text: str
+
+
+@dataclass
 class TrainResult:
-    model: DigitClassifier
+    model: Classifier
     records: list[EpochRecord]
     config: TrainConfig
     stopped: bool  # True when the stop flag ended training early
     data: str
-    extra: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    calibration: dict = field(default_factory=dict)  # temperature, held-out images, test ECE before / after
 
     @property
     def test_acc(self) -> float | None:
         return self.records[-1].test_acc if self.records else None
 
-
-@dataclass
-class Evaluation:
-    loss: float
-    accuracy: float  # percent
-    predictions: torch.Tensor  # (N,) predicted class per test image
+    @property
+    def seconds(self) -> float:
+        return sum(r.seconds for r in self.records)
 
 
 def card_data(result: TrainResult, argv: list[str]) -> dict:
     """What a model card states about a run; `argv` is the `python -m digitlab` command that repeats it."""
     return {"arch": result.model.arch, "num_params": result.model.num_params, "test_acc": result.test_acc,
-            "data": result.data, "epochs": len(result.records), "config": asdict(result.config),
+            "data": result.data, "epochs": len(result.records), "seconds": round(result.seconds, 1),
+            "config": asdict(result.config), "calibration": result.calibration,
             "command": "python -m digitlab " + shlex.join(argv)}
 
 
@@ -84,25 +89,26 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def as_pixels(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """uint8 (N, H, W) -> float (N, 1, H, W) in [0, 1] on `device`."""
-    return images.to(device).unsqueeze(1).float().div_(255)
+def as_pixels(images: torch.Tensor) -> torch.Tensor:
+    """uint8 views (N, C, S, S) -> float in [0, 1], channels_last (oneDNN's fastest layout on CPU)."""
+    return images.float().div_(255).contiguous(memory_format=torch.channels_last)
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Batched random affine (rotate, scale, shear, shift) and stroke-width jitter, (B, 1, H, W)."""
+def uniform(b: int, lo: float, hi: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    return torch.rand(b, generator=gen, device=device) * (hi - lo) + lo
+
+
+def augment_glyphs(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Batched random affine (rotate, scale, shear, shift) and stroke-width jitter, (B, C, H, W)."""
     b, dev = x.shape[0], x.device
-
-    def uniform(lo: float, hi: float) -> torch.Tensor:
-        return torch.rand(b, generator=gen, device=dev) * (hi - lo) + lo
-
-    angle, scale = uniform(-0.2, 0.2), uniform(0.85, 1.15)  # radians, zoom
-    shear, tx, ty = uniform(-0.2, 0.2), uniform(-0.12, 0.12), uniform(-0.12, 0.12)
+    angle, scale = uniform(b, -0.2, 0.2, gen, dev), uniform(b, 0.85, 1.15, gen, dev)  # radians, zoom
+    shear = uniform(b, -0.2, 0.2, gen, dev)
+    tx, ty = uniform(b, -0.12, 0.12, gen, dev), uniform(b, -0.12, 0.12, gen, dev)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin + shear, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
-    # Strokes in sketches are thicker or thinner than MNIST's: dilate a third, erode a sixth.
+    # Strokes in sketches are thicker or thinner than the data's: dilate a third, erode a sixth.
     pick = torch.rand(b, 1, 1, 1, generator=gen, device=dev)
     dilated = F.max_pool2d(x, 3, 1, 1)
     eroded = -F.max_pool2d(-x, 3, 1, 1)
@@ -110,47 +116,127 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return torch.where(pick > 5 / 6, 0.5 * (x + eroded), x)
 
 
+def augment_photos(x: torch.Tensor, gen: torch.Generator, shift: int = 2) -> torch.Tensor:
+    """Batched random left-right flip and a shift of up to `shift` px (reflected edges), (B, C, H, W)."""
+    b, _, h, w = x.shape
+    flip = torch.rand(b, 1, 1, 1, generator=gen, device=x.device) < 0.5
+    x = torch.where(flip, x.flip(-1), x)
+    padded = F.pad(x, (shift,) * 4, mode="reflect")
+    dy = torch.randint(0, 2 * shift + 1, (b,), generator=gen, device=x.device)
+    dx = torch.randint(0, 2 * shift + 1, (b,), generator=gen, device=x.device)
+    rows = (torch.arange(h, device=x.device) + dy[:, None])[:, None, :, None]  # (B, 1, H, 1)
+    cols = (torch.arange(w, device=x.device) + dx[:, None])[:, None, None, :]  # (B, 1, 1, W)
+    batch = torch.arange(b, device=x.device)[:, None, None, None]
+    channel = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    return padded[batch, channel, rows, cols]
+
+
+AUGMENTATIONS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
+    "glyph": augment_glyphs, "photo": augment_photos}
+
+
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True,
-                               weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, pixels: torch.Tensor, labels: torch.Tensor, batch_size: int = 2000) -> Evaluation:
-    """Exact mean loss and accuracy over a whole split (pixels as from `as_pixels`)."""
-    was_training = model.training
-    model.eval()
-    total_loss, preds = 0.0, []
-    for i in range(0, len(labels), batch_size):
-        logits = model(pixels[i:i + batch_size])
-        total_loss += F.cross_entropy(logits, labels[i:i + batch_size], reduction="sum").item()
-        preds.append(logits.argmax(1))
-    model.train(was_training)
-    predictions = torch.cat(preds)
-    accuracy = 100.0 * (predictions == labels).float().mean().item()
-    return Evaluation(total_loss / len(labels), accuracy, predictions.cpu())
+def head_name(model: torch.nn.Module) -> str:
+    """The qualified name of the last Linear layer: the classifier head every registered backbone ends in."""
+    names = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+    if not names:
+        raise ValueError(f"{type(model).__name__} has no Linear head to replace")
+    return names[-1]
 
 
-def train_one_epoch(model, pixels, labels, optimizer, scheduler, cfg: TrainConfig, gen: torch.Generator,
-                    stop: threading.Event | None, on_batch: Callable[[int, int], None] | None):
-    """Run one epoch; return (mean loss, accuracy %, samples seen). Stops between batches on `stop`."""
+def start_from(source: Classifier, spec, arch_note: Callable[[str], None] | None = None) -> Classifier:
+    """A model for `spec` with `source`'s weights; the head is new when the classes differ.
+
+    Raises ValueError when the backbone's own weights cannot take the new data (an architecture
+    whose layers depend on the image size, or another number of channels).
+    """
+    model = Classifier(source.arch, spec.to_dict())
+    head = head_name(model) + "."
+    same_classes = list(source.spec.labels) == list(spec.labels)
+    theirs, ours = source.state_dict(), model.state_dict()
+    for name, tensor in ours.items():
+        if name.startswith(head) and not same_classes:
+            continue  # a new head for new classes: keep its fresh initialisation
+        if name not in theirs or theirs[name].shape != tensor.shape:
+            raise ValueError(
+                f"cannot start from this {source.arch} model: its {name} has shape "
+                f"{tuple(theirs[name].shape) if name in theirs else 'none'}, this data needs {tuple(tensor.shape)} "
+                f"({source.spec.channels} ch {source.spec.size} px -> {spec.channels} ch {spec.size} px); "
+                "start from scratch or from a model made for images like these")
+        tensor.copy_(theirs[name])
+    return model
+
+
+def freeze_backbone(model: Classifier) -> None:
+    """Train only the head: every other parameter frozen (and its batch norms kept in eval mode)."""
+    head = head_name(model) + "."
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith(head))
+
+
+def train_mode(model: torch.nn.Module) -> None:
+    """model.train(), but batch norms with frozen parameters keep their running statistics."""
     model.train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in m.parameters()):
+            m.eval()
+
+
+def holdout_split(labels: torch.Tensor, share: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train indices, held-out indices): `share` of each class held out for calibration, seeded."""
+    keep, held = [], []
+    for c in labels.unique().tolist():
+        idx = (labels == c).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        n = int(round(share * len(idx)))
+        held.append(idx[:n])
+        keep.append(idx[n:])
+    return torch.cat(keep).sort().values, torch.cat(held).sort().values
+
+
+def try_compile(model: torch.nn.Module, sample: torch.Tensor) -> tuple[torch.nn.Module, str | None]:
+    """torch.compile(model), proven on one forward and backward; else the model as it is and why not."""
+    try:
+        compiled = torch.compile(model)
+        compiled(sample).sum().backward()
+        model.zero_grad(set_to_none=True)
+        return compiled, None
+    except Exception as err:  # no compiler, an unsupported platform or op: train eagerly
+        model.zero_grad(set_to_none=True)
+        reason = " ".join(str(err).split())[:160] or type(err).__name__
+        return model, f"torch.compile could not run here ({type(err).__name__}: {reason}); training without it"
+
+
+def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg: TrainConfig, view: str,
+                    order_gen: torch.Generator, aug_gen: torch.Generator, stop: threading.Event | None,
+                    on_batch: Callable[[int, int], None] | None, shard: tuple[int, int] = (0, 1)):
+    """Run one epoch; return (summed loss, correct, samples seen) of this process's shard.
+
+    Every process draws the same permutation and takes its share of each global batch.
+    Stops between batches on `stop`.
+    """
+    train_mode(model)
+    rank, world = shard
     n = len(labels)
-    order = torch.randperm(n, generator=gen, device=pixels.device)
+    order = torch.randperm(n, generator=order_gen, device=order_gen.device).to(images.device)
     steps = math.ceil(n / cfg.batch_size)
-    loss_sum = torch.zeros((), device=pixels.device)
-    correct = torch.zeros((), device=pixels.device, dtype=torch.long)
+    loss_sum = torch.zeros((), device=images.device)
+    correct = torch.zeros((), device=images.device, dtype=torch.long)
     seen = 0
     for step in range(steps):
         if stop is not None and stop.is_set():
             break
-        idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-        x, y = pixels[idx], labels[idx]
+        idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size][rank::world]
+        x, y = as_pixels(images[idx]), labels[idx]
         if cfg.augment:
-            x = augment(x, gen)
-        logits = model(x.contiguous(memory_format=torch.channels_last))
+            x = AUGMENTATIONS[view](x, aug_gen).contiguous(memory_format=torch.channels_last)
+        logits = step_model(x)
         loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -161,25 +247,52 @@ def train_one_epoch(model, pixels, labels, optimizer, scheduler, cfg: TrainConfi
         seen += len(y)
         if on_batch is not None:
             on_batch(step + 1, steps)
-    seen = max(seen, 1)
-    return loss_sum.item() / seen, 100.0 * correct.item() / seen, seen
+    return loss_sum, correct, seen
 
 
-def train(cfg: TrainConfig | None = None, data: Digits | None = None, stop: threading.Event | None = None,
-          on_batch: Callable[[int, int], None] | None = None) -> Iterator[EpochRecord | TrainResult]:
-    """Train a fresh model: yield an EpochRecord per epoch, then the TrainResult.
+def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: threading.Event | None = None,
+          on_batch: Callable[[int, int], None] | None = None) -> Iterator[EpochRecord | Note | TrainResult]:
+    """Train a model: yield Notes as they come, an EpochRecord per epoch, then the TrainResult.
 
     Nothing outside this generator is touched: an app's active model stays as it was.
     """
     cfg = (cfg or TrainConfig()).validate()
-    data = data if data is not None else load_digits(cfg.data)
-    device = pick_device(cfg.device)
+    data = data if data is not None else load_dataset(cfg.dataset, cfg.data)
+    from digitlab import distributed  # cheap: it imports torch.distributed only under torchrun
+
+    group = distributed.current()
+    shard = (group.rank, group.world) if group else (0, 1)
+    device = group.device if group else pick_device(cfg.device)
+    notes = list(data.notes)
+    for text in data.notes:
+        yield Note(text)
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    # channels_last: oneDNN's fastest convolution layout on CPU (about 1.5x here), fine on CUDA too
-    model = DigitClassifier(arch=cfg.arch).to(device, memory_format=torch.channels_last)
-    train_x, train_y = as_pixels(data.train_images, device), data.train_labels.to(device)
-    test_x, test_y = as_pixels(data.test_images, device), data.test_labels.to(device)
+    order_gen = torch.Generator().manual_seed(cfg.seed)  # the same on every process: one permutation per epoch
+    aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1000 * shard[0])  # each process its own
+    train_idx, held_idx = holdout_split(data.train_labels, cfg.calibration, torch.Generator().manual_seed(cfg.seed))
+    train_x, train_y = data.train_images[train_idx].to(device), data.train_labels[train_idx].to(device)
+    test_x, test_y = data.test_images, data.test_labels
+    if cfg.init:
+        from digitlab.hub import load_model  # only a run that starts from a model reads one
+
+        source = load_model(cfg.init)
+        model = start_from(source, data.spec)
+        if source.arch != cfg.arch:
+            cfg = replace(cfg, arch=source.arch)
+        if cfg.freeze == "backbone":
+            freeze_backbone(model)
+    else:
+        model = Classifier(cfg.arch, data.spec.to_dict())
+        if hasattr(model.backbone, "init_from_data"):  # a data-dependent first layer (airnet's whitening)
+            with torch.no_grad():
+                model.backbone.init_from_data((as_pixels(data.train_images[train_idx[:5000]]) - model.mean) / model.std)
+    model = model.to(device, memory_format=torch.channels_last)
+    step_model = group.wrap(model) if group else model
+    if cfg.compile:
+        step_model, why_not = try_compile(step_model, as_pixels(train_x[:2]))
+        if why_not:
+            notes.append(why_not)
+            yield Note(why_not)
     optimizer = make_optimizer(model, cfg)
     steps = math.ceil(len(train_y) / cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps,
@@ -190,18 +303,22 @@ def train(cfg: TrainConfig | None = None, data: Digits | None = None, stop: thre
     for epoch in range(1, cfg.epochs + 1):
         torch.set_num_threads(TORCH_THREADS)
         start = time.perf_counter()
-        loss, acc, seen = train_one_epoch(model, train_x, train_y, optimizer, scheduler, cfg, gen, stop, on_batch)
+        loss_sum, correct, seen = train_one_epoch(model, step_model, train_x, train_y, optimizer, scheduler, cfg,
+                                                  data.spec.view, order_gen, aug_gen, stop, on_batch, shard)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         stopped = stop is not None and stop.is_set()
+        if group:
+            loss_sum, correct, seen, stopped = group.all_sum(loss_sum, correct, seen, stopped)
         if stopped and seen < len(train_y):
             if measured is not None:  # a partial epoch gets no record, so its weights are not kept either
                 model.load_state_dict(measured)
             break
-        test = evaluate(model, test_x, test_y, cfg.eval_batch_size)
-        record = EpochRecord(epoch, cfg.epochs, loss, acc, test.loss, test.accuracy,
-                             scheduler.get_last_lr()[0], seconds, seen / seconds, data.name)
+        test = evaluate(model, test_x, test_y, cfg.eval_batch_size, temperature=1.0)
+        seen = max(int(seen), 1)
+        record = EpochRecord(epoch, cfg.epochs, float(loss_sum) / seen, 100.0 * float(correct) / seen, test.loss,
+                             test.accuracy, scheduler.get_last_lr()[0], seconds, seen / seconds, data.name)
         records.append(record)
         if stop is not None and epoch < cfg.epochs:
             measured = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -209,4 +326,18 @@ def train(cfg: TrainConfig | None = None, data: Digits | None = None, stop: thre
         if stopped:
             break
     model = model.cpu().to(memory_format=torch.contiguous_format).eval()  # safetensors wants contiguous
-    yield TrainResult(model, records, cfg, stopped, data.name)
+    calibration = calibrate(model, data, held_idx, cfg.eval_batch_size) if records else {}
+    yield TrainResult(model, records, cfg, stopped, data.name, notes, calibration)
+
+
+def calibrate(model: Classifier, data: Dataset, held_idx: torch.Tensor, batch_size: int) -> dict:
+    """Fit the softmax temperature on the held-out training images; the test ECE before and after."""
+    if len(held_idx) < 50:
+        return {"temperature": model.temperature, "held_out": int(len(held_idx)), "note": "too few images to fit"}
+    held = evaluate(model, data.train_images[held_idx], data.train_labels[held_idx], batch_size, temperature=1.0)
+    model.temperature = fit_temperature(held.logits, held.labels)
+    test = evaluate(model, data.test_images, data.test_labels, batch_size, temperature=1.0)
+    before = test.ece()
+    test.temperature = model.temperature
+    return {"temperature": round(model.temperature, 4), "held_out": int(len(held_idx)),
+            "test_ece_before": round(before, 3), "test_ece_after": round(test.ece(), 3)}

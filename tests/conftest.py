@@ -8,7 +8,6 @@ import socket
 import pytest
 from gradio_client import Client
 
-import app
 from digitlab import hub
 
 
@@ -25,6 +24,8 @@ def source() -> str:
 
 @pytest.fixture(scope="module")
 def url(source: str):
+    import app
+
     demo = app.launch(source, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         yield demo.local_url.rstrip("/")

@@ -1,11 +1,11 @@
-"""Write MNIST idx files, so tests can build data folders from the shipped sample."""
+"""Write idx files (MNIST, Fashion-MNIST), so tests can build data folders from the shipped samples."""
 
 import gzip
 from pathlib import Path
 
 import numpy as np
 
-from digitlab.data import SPLIT_FILES, Digits
+from digitlab.datasets import SPLIT_FILES, Dataset
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -15,11 +15,11 @@ def write_idx(path: Path, array: np.ndarray) -> None:
         f.write(header + array.astype(np.uint8).tobytes())
 
 
-def write_mnist_folder(digits: Digits, folder: Path, gz: bool = True) -> Path:
-    """The four standard files of `digits` in `folder`."""
+def write_mnist_folder(data: Dataset, folder: Path, gz: bool = True) -> Path:
+    """The four standard files of a grey 28 px dataset in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     suffix = ".gz" if gz else ""
     for split, (images, labels) in SPLIT_FILES.items():
-        write_idx(folder / (images + suffix), getattr(digits, f"{split}_images").numpy())
-        write_idx(folder / (labels + suffix), getattr(digits, f"{split}_labels").numpy())
+        write_idx(folder / (images + suffix), getattr(data, f"{split}_images")[:, 0].numpy())
+        write_idx(folder / (labels + suffix), getattr(data, f"{split}_labels").numpy())
     return folder

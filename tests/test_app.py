@@ -21,8 +21,8 @@ from PIL import Image
 
 import app
 from digitlab import hub
-from digitlab.data import load_sample
-from digitlab.models import DigitClassifier
+from digitlab.datasets import load_sample
+from digitlab.models import Classifier
 
 pytest_plugins = ["tests.hub_server"]
 
@@ -41,7 +41,7 @@ EMPTY_SKETCH = {"background": None, "layers": [], "composite": None}
 def sketch_of_a_7(tmp_path_factory) -> dict:
     """A sample test-set 7, drawn 800x800 black on white as the Sketchpad composite comes."""
     data = load_sample()
-    digit = data.test_images[int((data.test_labels == 7).nonzero()[0])].numpy()
+    digit = data.test_images[int((data.test_labels == 7).nonzero()[0]), 0].numpy()
     big = Image.fromarray(255 - digit).resize((560, 560), Image.Resampling.BICUBIC)
     canvas = Image.new("RGB", (800, 800), "white")
     canvas.paste(big, (120, 120))
@@ -107,7 +107,7 @@ def test_a_bad_weights_source_is_refused_plainly_and_the_old_model_keeps_answeri
     with pytest.raises(AppError, match="has no model.safetensors"):
         client.predict(str(tmp_path), "", api_name="/load_weights")
     mismatched = tmp_path / "mismatched"
-    hub.save_model(DigitClassifier(arch="lenet"), mismatched)
+    hub.save_model(Classifier(arch="lenet"), mismatched)
     (mismatched / "config.json").write_text('{"arch": "speednet"}')
     with pytest.raises(AppError, match="do not fit"):
         client.predict(str(mismatched), "", api_name="/load_weights")

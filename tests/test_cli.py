@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from digitlab.cli import JSON_KEYS, main
-from digitlab.data import load_sample
+from digitlab.datasets import load_sample
 from tests.idx import write_mnist_folder
 
 
@@ -54,7 +54,7 @@ def test_predict_json_reads_good_files_and_reports_broken_ones(tmp_path, capsys)
     expected = {}
     for i in range(4):
         label = int(sample.test_labels[i])
-        digit = Image.fromarray(255 - sample.test_images[i].numpy()).resize((280, 280), Image.LANCZOS)
+        digit = Image.fromarray(255 - sample.test_images[i, 0].numpy()).resize((280, 280), Image.LANCZOS)
         digit.save(folder / f"good_{i}.png")
         expected[f"good_{i}.png"] = str(label)
     (folder / "empty.png").write_bytes(b"")

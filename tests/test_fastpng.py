@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from digitlab.fastpng import decode_png
-from digitlab.preprocess import ImageError, check_size
+from digitlab.imageio import ImageError, check_size
 from tests.pngs import SIGNATURE, chunk, png_header
 
 RNG = np.random.default_rng(0)

@@ -35,9 +35,9 @@ import app
 from digitlab import fastpng
 from digitlab.cli import main
 from digitlab.config import TrainConfig
-from digitlab.data import load_sample
-from digitlab.models import DigitClassifier
-from digitlab.preprocess import MAX_BYTES, MAX_PIXELS, UNREADABLE
+from digitlab.datasets import load_sample
+from digitlab.models import Classifier
+from digitlab.imageio import MAX_BYTES, MAX_PIXELS, UNREADABLE
 from digitlab.train import train
 from tests.pngs import SIGNATURE, chunk, png_header
 
@@ -51,7 +51,7 @@ GOOD_DIGITS = ("7", "2", "1", "0", "4")
 
 def digit(label: str) -> np.ndarray:
     """The first sample test image of `label`: (28, 28) uint8, ink high."""
-    return SAMPLE.test_images[int((SAMPLE.test_labels == int(label)).nonzero()[0, 0])].numpy()
+    return SAMPLE.test_images[int((SAMPLE.test_labels == int(label)).nonzero()[0, 0]), 0].numpy()
 
 
 def page(label: str, canvas: int = 448) -> Image.Image:
@@ -132,8 +132,8 @@ CASES = {
     "one-pixel.png": (lambda: encode(Image.new("L", (1, 1), 255)), r"too small \(1x1 pixels\)"),
     "20000x20000.png": (lambda: png_1bit(20000, 20000), "too large: the limit is 40 megapixels"),
     "bomb-60000x60000.png": (lambda: png_header(60000, 60000), "too large: the limit is 40 megapixels"),
-    "white.png": (lambda: encode(Image.new("L", (448, 448), 255)), "No digit found"),
-    "transparent.png": (lambda: encode(Image.new("RGBA", (448, 448), (0, 0, 0, 0))), "No digit found"),
+    "white.png": (lambda: encode(Image.new("L", (448, 448), 255)), "No ink found"),
+    "transparent.png": (lambda: encode(Image.new("RGBA", (448, 448), (0, 0, 0, 0))), "No ink found"),
     "grey16.png": (lambda: grey16_png("2"), "2"),
     "cmyk.jpg": (lambda: cmyk_jpeg("4"), "4"),
     "animated.gif": (lambda: animated_gif("7", "0"), "7"),
@@ -444,7 +444,7 @@ def weights(tmp_path_factory, source) -> dict:
     """Folders of weights that must be refused, each with the plain words it is refused with."""
     root = tmp_path_factory.mktemp("weights")
     marker = root / "UNPICKLED"
-    lenet = DigitClassifier(arch="lenet")
+    lenet = Classifier(arch="lenet")
     config = json.loads((Path(source) / "config.json").read_text())
 
     def folder(name: str, config: dict | None = None, tensors: dict | None = None, copy: bool = False) -> Path:

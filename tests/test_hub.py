@@ -12,8 +12,8 @@ from huggingface_hub import ModelCard, constants
 from safetensors.torch import save as safetensors_bytes
 
 from digitlab import cli, hub
-from digitlab.data import load_sample
-from digitlab.models import DigitClassifier
+from digitlab.datasets import load_sample
+from digitlab.models import Classifier
 from digitlab.train import as_pixels
 
 pytest_plugins = ["tests.hub_server"]
@@ -28,9 +28,9 @@ def digits():
     return load_sample()
 
 
-def fit(model: DigitClassifier, digits, steps: int) -> DigitClassifier:
+def fit(model: Classifier, digits, steps: int) -> Classifier:
     """A few Adam steps on the sample: enough to make the weights this run's own."""
-    x, y = as_pixels(digits.train_images[:512], torch.device("cpu")), digits.train_labels[:512]
+    x, y = as_pixels(digits.train_images[:512]), digits.train_labels[:512]
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     for i in range(steps):
@@ -42,26 +42,26 @@ def fit(model: DigitClassifier, digits, steps: int) -> DigitClassifier:
 
 
 @pytest.fixture(scope="module")
-def models(digits) -> tuple[DigitClassifier, DigitClassifier]:
+def models(digits) -> tuple[Classifier, Classifier]:
     """Version 1 and version 2 (trained further) of the same lenet."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny batches: one thread is as fast, and does not fight a busy CPU
     try:
         torch.manual_seed(0)
-        v1 = fit(DigitClassifier(arch="lenet"), digits, 8)
-        v2 = DigitClassifier(arch="lenet")
+        v1 = fit(Classifier(arch="lenet"), digits, 8)
+        v2 = Classifier(arch="lenet")
         v2.load_state_dict(v1.state_dict())
         return v1, fit(v2, digits, 8)
     finally:
         torch.set_num_threads(threads)
 
 
-def logits(model: DigitClassifier, digits) -> torch.Tensor:
+def logits(model: Classifier, digits) -> torch.Tensor:
     with torch.no_grad():
-        return model.eval()(as_pixels(digits.test_images[:64], torch.device("cpu")))
+        return model.eval()(as_pixels(digits.test_images[:64]))
 
 
-def files_of(model: DigitClassifier, **config) -> dict[str, bytes]:
+def files_of(model: Classifier, **config) -> dict[str, bytes]:
     """config.json + model.safetensors as a repo would hold them; `config` overrides the model's own."""
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     return {"config.json": json.dumps({**model._hub_mixin_config, **config}),
@@ -94,9 +94,9 @@ def test_the_model_card_states_architecture_size_data_accuracy_and_settings(loca
     hub.push_model(models[0], REPO, token=local_hub.token, card=CARD)
     card = ModelCard(local_hub.files(REPO)["README.md"].decode())
     assert card.data.library_name == "digitlab" and card.data.license == "mit"
-    assert card.data.datasets == ["mnist"] and card.data.metrics == ["accuracy"]
+    assert card.data.datasets == ["ylecun/mnist"] and card.data.metrics == ["accuracy"]
     assert "mnist" in card.data.tags and card.data.eval_results[0].metric_value == 0.9825
-    for fact in ("`lenet`", "61,706", "MNIST (sample)", "98.25 %", "| epochs | 2 |", CARD["command"], '"lr": 0.01',
+    for fact in ("`lenet`", "61,706", "mnist (sample)", "28x28 grey", "98.25 %", "| epochs | 2 |", CARD["command"], '"lr": 0.01',
                  f'Predictor.from_pretrained("{REPO}")'):
         assert fact in card.text
 
@@ -145,7 +145,7 @@ def test_cli_pull_saves_a_loadable_folder(local_hub, models, digits, tmp_path, c
     hub.push_model(models[0], REPO, token=local_hub.token)
     code, out, err = run_cli(["pull", REPO, "--out", str(tmp_path / "pulled")], capsys)
     assert code == 0 and err == ""
-    assert out.strip() == f"pulled {REPO} (lenet, 61,706 parameters) into {tmp_path / 'pulled'}"
+    assert out.strip() == f"pulled {REPO} (lenet, mnist, 61,706 parameters) into {tmp_path / 'pulled'}"
     assert torch.equal(logits(hub.load_model(tmp_path / "pulled"), digits), logits(models[0], digits))
 
 
@@ -182,7 +182,7 @@ def seed_pickle_only(local_hub, models):
 
 
 def seed_wrong_shapes(local_hub, models):
-    local_hub.seed_repo("alice/misfit", files_of(DigitClassifier(arch="mlp"), arch="lenet"))
+    local_hub.seed_repo("alice/misfit", files_of(Classifier(arch="mlp"), arch="lenet"))
     return "alice/misfit", []
 
 

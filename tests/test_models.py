@@ -1,34 +1,62 @@
-"""Every registered architecture builds, learns and round-trips through save/load."""
+"""Every registered architecture takes its shape from the spec, learns, and round-trips through save/load."""
+
+import json
 
 import pytest
 import torch
 
 from digitlab.hub import load_local, save_model
-from digitlab.models import DigitClassifier, create_backbone, list_models, summary
+from digitlab.models import Classifier, create_backbone, list_models, summary
+from digitlab.spec import DatasetSpec
+
+SHAPES = {  # (channels, size, classes): MNIST's, and a colour 32 px dataset with 15 classes, and Chinese MNIST's
+    "grey-28px-10": (1, 28, 10),
+    "rgb-32px-15": (3, 32, 15),
+    "grey-64px-15": (1, 64, 15),
+}
 
 
+def spec_of(channels: int, size: int, classes: int) -> dict:
+    return DatasetSpec("test", tuple(f"c{i}" for i in range(classes)), size=size, channels=channels,
+                       mean=(0.5,) * channels, std=(0.25,) * channels).to_dict()
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("arch", list_models())
-def test_architecture_gives_logits_and_gradients(arch):
+def test_architecture_takes_channels_size_and_classes_from_the_spec(arch, shape):
+    channels, size, classes = SHAPES[shape]
     torch.manual_seed(0)
-    model = DigitClassifier(arch=arch)
-    logits = model(torch.rand(4, 1, 28, 28))
-    assert logits.shape == (4, 10)
+    model = Classifier(arch=arch, spec=spec_of(channels, size, classes))
+    logits = model(torch.rand(4, channels, size, size))
+    assert logits.shape == (4, classes)
     assert torch.isfinite(logits).all()
     torch.nn.functional.cross_entropy(logits, torch.arange(4)).backward()
-    missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    trained = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    missing = [name for name, p in trained if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing, f"no gradient reaches {missing}"
 
 
 @pytest.mark.parametrize("arch", list_models())
-def test_save_and_load_round_trip_gives_same_outputs(arch, tmp_path):
+def test_save_and_load_round_trip_gives_same_outputs_spec_and_temperature(arch, tmp_path):
     torch.manual_seed(1)
-    model = DigitClassifier(arch=arch).eval()
-    x = torch.rand(3, 1, 28, 28)
+    model = Classifier(arch=arch, spec=spec_of(3, 32, 15)).eval()
+    model.temperature = 0.42  # set after training, as calibration does
+    x = torch.rand(3, 3, 32, 32)
     save_model(model, tmp_path / arch, card={"arch": arch, "test_acc": 12.5})
-    assert (tmp_path / arch / "model.safetensors").is_file()
+    config = json.loads((tmp_path / arch / "config.json").read_text())
+    assert config["spec"]["labels"][14] == "c14" and config["temperature"] == 0.42
     loaded = load_local(tmp_path / arch)
-    assert loaded.arch == arch and loaded.labels == model.labels
+    assert loaded.arch == arch and loaded.spec == model.spec and loaded.temperature == 0.42
     torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_a_config_from_before_specs_loads_as_mnist_glyphs(tmp_path):
+    model = Classifier("lenet")
+    save_model(model, tmp_path / "old")
+    (tmp_path / "old" / "config.json").write_text(json.dumps(
+        {"arch": "lenet", "input_size": 28, "labels": None, "mean": 0.1307, "std": 0.3081}))
+    loaded = load_local(tmp_path / "old")
+    assert loaded.spec.name == "mnist" and loaded.spec.view == "glyph" and loaded.labels == [str(d) for d in range(10)]
 
 
 def test_unknown_architecture_names_the_valid_choices():
@@ -36,9 +64,20 @@ def test_unknown_architecture_names_the_valid_choices():
         create_backbone("resnet9000")
 
 
-def test_summary_lists_layers_and_total():
-    model = DigitClassifier(arch="lenet")
+@pytest.mark.parametrize("field,value,words", [
+    ("labels", ("only",), "at least 2 classes"), ("channels", 2, "channels must be 1 or 3"),
+    ("view", "sketchy", "unknown view"), ("mean", (0.1, 0.2), "one value per channel"),
+])
+def test_a_spec_that_cannot_describe_data_is_refused_plainly(field, value, words):
+    fields = dict(name="x", labels=("a", "b"))
+    fields[field] = value
+    with pytest.raises(ValueError, match=words):
+        DatasetSpec(**fields)
+
+
+@pytest.mark.parametrize("arch", list_models())
+def test_summary_lists_layers_and_total(arch):
+    model = Classifier(arch=arch)
     text = summary(model)
-    assert text.splitlines()[0] == f"lenet: {model.num_params:,} parameters"
-    assert "Conv2d" in text and "Linear" in text
+    assert text.splitlines()[0] == f"{arch}: {model.num_params:,} parameters"
     assert sum(int(line.split()[-1].replace(",", "")) for line in text.splitlines()[2:]) == model.num_params

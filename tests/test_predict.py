@@ -7,18 +7,19 @@ import pytest
 import torch
 
 from digitlab.config import TrainConfig
-from digitlab.data import load_sample
-from digitlab.models import DigitClassifier, list_models
+from digitlab.datasets import load_sample
+from digitlab.models import Classifier, list_models
 from digitlab.predict import Predictor
-from digitlab.train import TORCH_THREADS, train
+from digitlab.threads import TORCH_THREADS
+from digitlab.train import train
 
-VIEWS = list(load_sample().test_images.numpy()[:6])  # 7 2 1 0 4 1
+VIEWS = list(load_sample().test_images.numpy()[:6])  # (1, 28, 28) views of 7 2 1 0 4 1
 
 
-def trained_looking(arch: str) -> DigitClassifier:
+def trained_looking(arch: str) -> Classifier:
     """A model whose batch norms hold statistics of their own, as after training: folding them must count."""
     torch.manual_seed(0)
-    model = DigitClassifier(arch=arch)
+    model = Classifier(arch=arch)
     for layer in model.modules():
         if isinstance(layer, torch.nn.BatchNorm2d):
             layer.running_mean.uniform_(-1, 1)
@@ -32,7 +33,7 @@ def trained_looking(arch: str) -> DigitClassifier:
 def test_the_inference_graph_gives_the_models_own_probabilities(arch):
     model = trained_looking(arch)
     predictor = Predictor(model)
-    pixels = torch.from_numpy(np.stack(VIEWS)).unsqueeze(1).float() / 255
+    pixels = torch.from_numpy(np.stack(VIEWS)).float() / 255
     with torch.no_grad():
         expected = model(pixels).softmax(1)
     torch.testing.assert_close(predictor.probabilities(VIEWS), expected, atol=1e-5, rtol=1e-4)
@@ -62,7 +63,7 @@ def test_predictions_on_many_threads_leave_torch_its_thread_count():
 
 
 def test_training_runs_on_all_threads_even_where_a_thread_was_left_at_one():
-    cfg = TrainConfig(arch="lenet", data="sample", epochs=1, batch_size=256, augment=False)
+    cfg = TrainConfig(arch="lenet", data="sample", epochs=1, batch_size=256, augment=False, calibration=0)
     counts = []
 
     def run():

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from digitlab.data import load_sample
-from digitlab.preprocess import MAX_BYTES, EmptyImageError, ImageError, label_cells, to_mnist
+from digitlab.datasets import load_sample
+from digitlab.glyph import label_cells
+from digitlab.imageio import MAX_BYTES, EmptyImageError, ImageError
+from digitlab.views import to_mnist
 from tests.pngs import png_header
 
-DIGITS = load_sample().test_images.numpy()[:12]  # real MNIST test digits: 7 2 1 0 4 1 4 9 5 9 0 6
+DIGITS = load_sample().test_images[:12, 0].numpy()  # real MNIST test digits: 7 2 1 0 4 1 4 9 5 9 0 6
 SEVEN, TWO, ONE, ZERO, FOUR = DIGITS[0], DIGITS[1], DIGITS[2], DIGITS[3], DIGITS[4]
 
 
@@ -204,7 +206,7 @@ def test_a_blank_composite_falls_back_to_the_inked_layer():
      "composite": np.full((800, 800, 4), 255, np.uint8)},
 ], ids=["empty", "clear-layer", "white-composite", "white-background"])
 def test_an_empty_canvas_says_so(value):
-    with pytest.raises(EmptyImageError, match="The canvas is empty: draw a digit."):
+    with pytest.raises(EmptyImageError, match="The canvas is empty: draw something."):
         to_mnist(value)
 
 
@@ -373,8 +375,21 @@ def test_files_that_are_missing_or_too_big(tmp_path):
         f.truncate(MAX_BYTES + 1)  # sparse: no 20 MB written
     with pytest.raises(ImageError, match="too large"):
         to_mnist(big)
-    with pytest.raises(ImageError, match="cannot be opened"):
+    with pytest.raises(ImageError, match="not a regular file"):
         to_mnist(tmp_path)  # a folder
+
+
+def test_special_files_are_refused_before_anything_is_read(tmp_path):
+    """/dev/zero never ends and a FIFO blocks its reader: both are refused at once."""
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    for special in ("/dev/zero", fifo):
+        with pytest.raises(ImageError, match="not a regular file"):
+            to_mnist(special)
+    assert time.monotonic() - start < 1
 
 
 @pytest.mark.parametrize("source, words", [

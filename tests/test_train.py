@@ -1,4 +1,4 @@
-"""The training generator streams per-epoch records, stops on its flag and learns."""
+"""The training generator streams per-epoch records, stops on its flag, learns, calibrates and transfers."""
 
 import threading
 from dataclasses import replace
@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from digitlab.config import TrainConfig, preset
-from digitlab.data import load_sample
-from digitlab.train import EpochRecord, TrainResult, augment, train
+from digitlab.datasets import load_sample
+from digitlab.hub import save_model
+from digitlab.train import EpochRecord, Note, TrainResult, augment_glyphs, augment_photos, train
 
 FAST = TrainConfig(arch="lenet", data="sample", epochs=2, batch_size=64, lr=5e-3, augment=False)
 
@@ -18,15 +19,28 @@ def sample():
     return load_sample()
 
 
+def records_and_result(items):
+    items = [i for i in items if not isinstance(i, Note)]
+    return items[:-1], items[-1]
+
+
 def test_generator_yields_one_record_per_epoch_then_a_model(sample):
-    items = list(train(FAST, data=sample))
-    records, result = items[:-1], items[-1]
+    records, result = records_and_result(train(FAST, data=sample))
     assert [r.epoch for r in records] == [1, 2]
-    assert all(isinstance(r, EpochRecord) and r.data == "sample" for r in records)
+    assert all(isinstance(r, EpochRecord) and r.data == "mnist sample" for r in records)
     assert isinstance(result, TrainResult) and not result.stopped
     assert records[-1].test_acc > 80  # lenet learns the sample in two epochs
     assert records[-1].train_loss < records[0].train_loss
     assert all(r.seconds > 0 and r.samples_per_s > 0 and r.lr >= 0 for r in records)
+    assert result.model.spec == sample.spec  # the model is built from the data's spec
+
+
+def test_the_model_is_calibrated_on_held_out_training_images(sample):
+    records, result = records_and_result(train(replace(FAST, label_smoothing=0.2), data=sample))
+    calibration = result.calibration
+    assert abs(calibration["held_out"] - 100) <= 5  # 5 % of each class of the 2,000 sample images
+    assert 0.05 <= result.model.temperature < 1  # label smoothing makes a model underconfident: T < 1 sharpens
+    assert calibration["test_ece_after"] < calibration["test_ece_before"]
 
 
 def test_stop_flag_ends_training_between_batches(sample):
@@ -37,21 +51,21 @@ def test_stop_flag_ends_training_between_batches(sample):
         if step == 3:
             stop.set()
 
-    items = list(train(replace(FAST, epochs=5), data=sample, stop=stop, on_batch=on_batch))
+    _, result = records_and_result(train(replace(FAST, epochs=5), data=sample, stop=stop, on_batch=on_batch))
     assert steps_seen == [1, 2, 3]
-    assert items == [items[-1]] and items[-1].stopped  # no record for a partial epoch
+    assert result.stopped and not result.records  # no record for a partial epoch
 
 
 def test_same_seed_gives_same_model(sample):
     cfg = replace(FAST, epochs=1, augment=True)
-    a, b = (list(train(cfg, data=sample))[-1].model for _ in range(2))
+    a, b = (records_and_result(train(cfg, data=sample))[1].model for _ in range(2))
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pa, pb)
 
 
 @pytest.mark.parametrize("field,value,message", [
     ("epochs", 0, "epochs"), ("lr", -1.0, "learning rate"), ("batch_size", 0, "batch size"),
-    ("optimizer", "adagrad", "optimizer"),
+    ("optimizer", "adagrad", "optimizer"), ("freeze", "backbone", "needs a model to start from"),
 ])
 def test_invalid_settings_are_refused_plainly(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -59,15 +73,78 @@ def test_invalid_settings_are_refused_plainly(field, value, message):
 
 
 def test_sgd_trains_too(sample):
-    cfg = replace(FAST, optimizer="sgd", lr=0.1)
-    assert list(train(cfg, data=sample))[-2].test_acc > 70
+    cfg = replace(FAST, optimizer="sgd", lr=0.1, epochs=3)
+    assert records_and_result(train(cfg, data=sample))[0][-1].test_acc > 70
 
 
-def test_augmentation_keeps_shape_and_ink(sample):
-    x = sample.train_images[:16].unsqueeze(1).float() / 255
-    y = augment(x, torch.Generator().manual_seed(0))
+@pytest.mark.parametrize("name", ["chinese-mnist", "cifar10", "fashion-mnist"])
+def test_every_dataset_trains_a_model_of_its_own_shape(name):
+    data = load_sample(name)
+    cfg = TrainConfig(arch="lenet", dataset=name, data="sample", epochs=1, batch_size=128, lr=3e-3)
+    _, result = records_and_result(train(cfg, data=data))
+    spec = result.model.spec
+    assert spec == data.spec and result.model(torch.rand(2, spec.channels, spec.size, spec.size)).shape[1] == len(
+        spec.labels)
+
+
+def test_glyph_augmentation_keeps_shape_and_ink(sample):
+    x = sample.train_images[:16].float() / 255
+    y = augment_glyphs(x, torch.Generator().manual_seed(0))
     assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
     assert (y.sum((1, 2, 3)) > 0.3 * x.sum((1, 2, 3))).all()  # the digit stays in frame
+
+
+def test_photo_augmentation_flips_and_shifts_without_changing_colours():
+    x = load_sample("cifar10").train_images[:64].float() / 255
+    y = augment_photos(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and not torch.equal(x, y)
+    flipped = [torch.equal(y[i, :, 2:-2, 2:-2], x[i].flip(-1)[:, 2:-2, 2:-2]) for i in range(64)]
+    assert torch.allclose(y.mean((0, 2, 3)), x.mean((0, 2, 3)), atol=0.02) and isinstance(flipped[0], bool)
+
+
+@pytest.fixture(scope="module")
+def mnist_digitnet(tmp_path_factory, sample):
+    """A digitnet trained one epoch on the MNIST sample, saved as a folder: a model to start from."""
+    cfg = TrainConfig(arch="digitnet", data="sample", epochs=1, batch_size=64, lr=3e-3, augment=False)
+    result = records_and_result(train(cfg, data=sample))[1]
+    return save_model(result.model, tmp_path_factory.mktemp("init") / "digitnet"), result.model
+
+
+@pytest.mark.parametrize("freeze", ["backbone", "none"])
+def test_a_model_starts_from_another_with_a_new_head_for_new_classes(mnist_digitnet, freeze):
+    folder, source = mnist_digitnet
+    chinese = load_sample("chinese-mnist")
+    cfg = TrainConfig(arch="lenet", dataset="chinese-mnist", data="sample", epochs=1, batch_size=128, lr=3e-3,
+                      init=str(folder), freeze=freeze)
+    _, result = records_and_result(train(cfg, data=chinese))
+    model = result.model
+    assert model.arch == "digitnet" and result.config.arch == "digitnet"  # the starting model's architecture
+    assert model.backbone[-1].out_features == 15 and model.spec.name == "chinese-mnist"
+    first_conv = model.backbone[0].weight
+    if freeze == "backbone":  # only the head learned: the backbone is the MNIST model's, to the bit
+        assert torch.equal(first_conv, source.backbone[0].weight)
+    else:
+        assert not torch.equal(first_conv, source.backbone[0].weight)
+
+
+def test_starting_from_a_model_that_cannot_take_the_data_is_explained(mnist_digitnet, tmp_path, sample):
+    lenet = records_and_result(train(FAST, data=sample))[1].model
+    folder = save_model(lenet, tmp_path / "lenet")
+    cfg = TrainConfig(dataset="cifar10", data="sample", epochs=1, init=str(folder))
+    with pytest.raises(ValueError, match="cannot start from this lenet model"):
+        list(train(cfg, data=load_sample("cifar10")))
+
+
+def test_compile_falls_back_with_one_note_where_it_cannot_run(sample, monkeypatch):
+    def broken_compile(model, **kwargs):
+        raise RuntimeError("no C++ compiler found\nsecond line of a long message")
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    items = list(train(replace(FAST, epochs=1, compile=True), data=sample))
+    notes = [i.text for i in items if isinstance(i, Note)]
+    assert len(notes) == 1 and notes[0].startswith("torch.compile could not run here (RuntimeError: no C++ "
+                                                   "compiler found second line")
+    assert items[-1].records[-1].test_acc > 50 and items[-1].notes == notes
 
 
 def test_presets_apply_overrides():

@@ -1,297 +1,73 @@
-"""Any image a user can give -> the 28x28 view MNIST models were trained on.
+"""The glyph view: ink on paper (a digit, a Chinese numeral, a letter) -> MNIST-style model input.
 
-The recipe is MNIST's own: ink high on black, the digit fitted into a 20x20 box keeping its
-aspect ratio with anti-aliasing, centred by centre of mass in 28x28. Real inputs break its
+The recipe is MNIST's own: ink high on black, the glyph fitted into a box of 20/28 of the frame
+keeping its aspect ratio with anti-aliasing, centred by centre of mass. Real inputs break its
 assumptions, so two passes read them:
 
 1. the page, sampled down to ~128 px: the background colour (or, for photos, a smooth field
    that follows the lighting), ink as colour distance from it (so dark-on-light,
    light-on-dark, coloured and alpha-only ink are one case), an Otsu threshold, and the
-   digit's connected parts (specks away from the digit are dropped; a solid sheet of paper
+   glyph's connected parts (specks away from it are dropped; a solid sheet of paper
    photographed on a desk is read from inside);
-2. the digit, re-read from full resolution at 60 px high: soft ink with anti-aliased edges,
-   strokes thickened or thinned into MNIST's range, then MNIST's fit and centring.
+2. the glyph, re-read from full resolution at 3x the box: soft ink with anti-aliased edges,
+   strokes thickened or thinned into the dataset's range, then MNIST's fit and centring.
 
-numpy and Pillow (plain PNGs decode through fastpng), and lean: an 800x800 Sketchpad value takes
-about a millisecond once decoded.
+numpy and Pillow, and lean: an 800x800 Sketchpad value takes about a millisecond once decoded.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import math
-import os
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from digitlab.fastpng import decode_png
+from digitlab.imageio import EmptyImageError, check_size, pixels_of, squeeze
 
-__all__ = ["to_mnist", "read_pixels", "ImageError", "EmptyImageError", "MAX_BYTES", "MAX_PIXELS"]
-
-MAX_BYTES = 20 * 2**20  # larger files are refused before decoding
-MAX_PIXELS = 40_000_000  # decompression-bomb guard, checked from the header before decoding
-# A Sketchpad value is a canvas, read on the server's event loop (lab.py): 2000x2000 at most, so
-# that no sketch holds up the others. Photos go through uploads, under MAX_PIXELS.
-SKETCH_MAX_PIXELS = 4_000_000
-MIN_SIDE = 8  # px; anything smaller cannot hold a readable digit
-SIZE, BOX = 28, 20  # MNIST's frame and the box the digit is fitted into
 PAGE = 128  # px, long side of the page pass (nearest sampling: cheap at any input size)
-FINE = 60  # px, digit long side in the stroke pass (3x MNIST's box)
-# Stroke width at FINE scale as stroke_width() measures MNIST test digits upscaled to FINE:
+# Stroke width as stroke_width() measures MNIST test digits upscaled to 60 px (3x the 20 px box):
 # median 5.5 px, 10th-90th percentile 4.0-7.7 px. Strokes outside that band are moved to the median.
-STROKE_TARGET, STROKE_MIN, STROKE_MAX = 5.5, 4.0, 7.7
-EXIF_ORIENTATION = 0x0112
-
-UNREADABLE = "This file is not an image we can read (PNG, JPEG, WebP, GIF or BMP)."
-EMPTY_CANVAS = "The canvas is empty: draw a digit."
-BLANK_IMAGE = "No digit found: the image looks blank."
+MNIST_STROKE = 5.5 / 60  # the median as a fraction of the glyph's long side at the fine scale
+BAND = (4.0 / 5.5, 7.7 / 5.5)  # the band around the median that is left alone
+BLANK_IMAGE = "No ink found: the image looks blank."
 
 
-class ImageError(ValueError):
-    """An input that cannot be read as a digit; the message is one plain sentence for users."""
+@dataclass(frozen=True)
+class Frame:
+    """The output frame: side `size` px, the glyph fitted into `box`, strokes near `stroke`."""
+
+    size: int = 28
+    stroke: float = MNIST_STROKE
+
+    @property
+    def box(self) -> int:
+        return max(4, round(self.size * 20 / 28))  # MNIST's 20 px box in its 28 px frame
+
+    @property
+    def fine(self) -> int:
+        return 3 * self.box  # px, glyph long side in the stroke pass
 
 
-class EmptyImageError(ImageError):
-    """A readable image or canvas with no ink on it."""
+MNIST_FRAME = Frame()
 
 
-# ---------------------------------------------------------------- entry points
+def read_glyph(a: np.ndarray, frame: Frame = MNIST_FRAME) -> np.ndarray:
+    """The two passes on (H, W, C) uint8 pixels -> (size, size) uint8, ink high on black."""
+    return fit_and_centre(glyph_ink(a, frame), frame)
 
 
-def to_mnist(source: Any) -> np.ndarray:
-    """Read a digit from any supported source -> (28, 28) uint8, ink high on black.
-
-    `source`: a PIL image, a numpy array (HxW[x1|3|4]; uint8, uint16 or float in [0, 1]),
-    a file path, raw bytes, or a Gradio Sketchpad value {"background", "layers", "composite"}.
-    Raises ImageError (EmptyImageError when there is no ink) with a message for users.
-    """
-    if isinstance(source, dict) and {"composite", "layers", "background"} & source.keys():
-        return sketch_to_mnist(source)
-    return pixels_to_mnist(read_pixels(source))
-
-
-def sketch_to_mnist(value: dict) -> np.ndarray:
-    """A Sketchpad value: the composite when it shows ink, else the layers flattened."""
-    composite = value.get("composite")
-    if composite is not None:
-        try:
-            return pixels_to_mnist(read_pixels(composite, SKETCH_MAX_PIXELS))
-        except EmptyImageError:
-            pass  # a blank composite next to inked layers: read the layers
-    layers = [read_image(layer, SKETCH_MAX_PIXELS) for layer in value.get("layers") or [] if layer is not None]
-    if not layers:
-        raise EmptyImageError(EMPTY_CANVAS)
-    background = value.get("background")
-    flat = flatten(None if background is None else read_image(background, SKETCH_MAX_PIXELS), layers)
-    try:
-        return pixels_to_mnist(pixels_of(flat))
-    except EmptyImageError:
-        raise EmptyImageError(EMPTY_CANVAS) from None
-
-
-def flatten(background: Image.Image | None, layers: list[Image.Image]) -> Image.Image:
-    """Stack Sketchpad layers over the background; a lone layer keeps its transparency."""
-    if background is None and len(layers) == 1:
-        return layers[0]
-    base = (background or Image.new("RGBA", layers[0].size, (0, 0, 0, 0))).convert("RGBA")
-    for layer in layers:
-        layer = layer.convert("RGBA")
-        if layer.size != base.size:
-            layer = layer.resize(base.size, Image.Resampling.BILINEAR)
-        base.alpha_composite(layer)
-    return base
-
-
-# ---------------------------------------------------------------- decoding
-
-
-def read_pixels(source: Any, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Any supported source -> (H, W, C) uint8, C = 1 (grey), 3 (RGB) or 4 (RGBA), upright.
-
-    Encoded images over `max_pixels` are refused from their header, before decoding.
-    """
-    if isinstance(source, np.ndarray) or (hasattr(source, "__array__") and not isinstance(source, Image.Image)):
-        return array_pixels(as_array(source))
-    data = encoded_bytes(source)
-    if data is None:
-        return pixels_of(read_image(source, max_pixels))
-    check_bytes(data)
-    pixels = decode_png(data, partial(check_size, max_pixels=max_pixels))  # 3x faster than Pillow; None: not plain
-    return pixels_of(open_bytes(data, max_pixels)) if pixels is None else pixels
-
-
-def as_array(source: Any) -> np.ndarray:
-    """np.asarray, with array-likes that refuse (a CUDA tensor, one that needs grad) explained."""
-    try:
-        return np.asarray(source)
-    except Exception as err:
-        raise ImageError(f"Cannot read a {type(source).__name__} as an image: give a CPU array without "
-                         "gradients, a PIL image or an image file.") from err
-
-
-def read_image(source: Any, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """A PIL image / array / path / bytes / file object -> upright PIL image, mode L, RGB or RGBA."""
-    if isinstance(source, Image.Image):
-        return normalise_mode(source)
-    data = encoded_bytes(source)
-    if data is not None:
-        return open_bytes(data, max_pixels)
-    if isinstance(source, np.ndarray) or hasattr(source, "__array__"):
-        return Image.fromarray(squeeze(array_pixels(as_array(source))))
-    raise ImageError(f"Cannot read a {type(source).__name__} as an image: "
-                     "give an image file, a PIL image or a numpy array.")
-
-
-def encoded_bytes(source: Any) -> bytes | None:
-    """The encoded image of a path, Gradio FileData, data URL, bytes or file object; None for others."""
-    if isinstance(source, dict) and "path" in source:  # a Gradio FileData
-        source = source["path"]
-    if isinstance(source, str) and source.startswith("data:image"):
-        return data_url_bytes(source)
-    if isinstance(source, (str, os.PathLike)):
-        return read_file(source)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source)
-    if hasattr(source, "read"):
-        return source.read(MAX_BYTES + 1)
-    return None
-
-
-def pixels_of(img: Image.Image) -> np.ndarray:
-    """(H, W, C) uint8 of a mode L / RGB / RGBA image."""
-    a = np.asarray(img)
-    return a[..., None] if a.ndim == 2 else a
-
-
-def squeeze(a: np.ndarray) -> np.ndarray:
-    return a[..., 0] if a.shape[-1] == 1 else a
-
-
-def read_file(path: str | os.PathLike) -> bytes:
-    """A file's bytes, refusing missing, empty and oversized files before reading them."""
-    try:
-        if os.path.getsize(path) > MAX_BYTES:
-            raise ImageError(f"The file is too large: the limit is {MAX_BYTES // 2**20} MB.")
-        with open(path, "rb") as f:
-            return f.read()
-    except ImageError:
-        raise
-    except FileNotFoundError:
-        raise ImageError(f"There is no file at {os.fspath(path)!s}.") from None
-    except (OSError, ValueError) as err:  # a folder, no permission, a NUL in the name...
-        raise ImageError(f"The file {os.fspath(path)!s} cannot be opened.") from err
-
-
-def data_url_bytes(url: str) -> bytes:
-    """The payload of a data:image/...;base64 URL (what browsers send)."""
-    try:
-        return base64.b64decode(url.split(",", 1)[1])
-    except (IndexError, ValueError) as err:
-        raise ImageError(UNREADABLE) from err
-
-
-def open_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Decode an encoded image, checking byte and pixel limits before any pixels are decoded."""
-    check_bytes(data)
-    try:
-        with warnings.catch_warnings():  # check_size refuses what Pillow only warns about
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            check_size(img.size, max_pixels)
-            if img.format in ("JPEG", "MPO") and max(img.size) > 1000:
-                scale = 1000 / max(img.size)  # JPEG decodes at 1/2..1/8 scale almost for free
-                img.draft(img.mode, (math.ceil(img.width * scale), math.ceil(img.height * scale)))
-            img.load()
-            return normalise_mode(img)
-    except ImageError:
-        raise
-    except Image.DecompressionBombError:
-        raise ImageError(too_many_pixels()) from None
-    except Exception as err:  # Pillow raises many types for broken files (OSError, SyntaxError, ...)
-        raise ImageError(UNREADABLE) from err
-
-
-def check_bytes(data: bytes) -> None:
-    """Refuse empty and oversized files before decoding them."""
-    if not data:
-        raise ImageError("The file is empty.")
-    if len(data) > MAX_BYTES:
-        raise ImageError(f"The file is too large: the limit is {MAX_BYTES // 2**20} MB.")
-
-
-def too_many_pixels(max_pixels: int = MAX_PIXELS) -> str:
-    return f"The image is too large: the limit is {max_pixels // 1_000_000} megapixels."
-
-
-def check_size(size: tuple[int, int], max_pixels: int = MAX_PIXELS) -> None:
-    """Refuse images too large to process safely or too small to hold a digit; size is (w, h)."""
-    width, height = size
-    if width * height > max_pixels:
-        raise ImageError(too_many_pixels(max_pixels))
-    if min(width, height) < MIN_SIDE:
-        raise ImageError(f"The image is too small ({width}x{height} pixels): a digit needs at least "
-                         f"{MIN_SIDE}x{MIN_SIDE}.")
-
-
-def normalise_mode(img: Image.Image) -> Image.Image:
-    """First frame, EXIF orientation applied, mode L / RGB / RGBA with 8-bit channels."""
-    check_size(img.size)
-    try:
-        if getattr(img, "n_frames", 1) > 1 and img.tell() != 0:
-            img.seek(0)
-        if img.getexif().get(EXIF_ORIENTATION, 1) != 1:
-            img = ImageOps.exif_transpose(img)
-        mode = img.mode
-        if mode in ("L", "RGB", "RGBA"):
-            return img
-        if mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
-            return Image.fromarray(squeeze(array_pixels(np.asarray(img))))
-        if mode in ("LA", "La", "PA", "RGBa") or "transparency" in img.info:
-            return img.convert("RGBA")
-        return img.convert("L" if mode == "1" else "RGB")
-    except ImageError:
-        raise
-    except Exception as err:  # a lazily decoded file that turns out to be broken
-        raise ImageError(UNREADABLE) from err
-
-
-def array_pixels(a: np.ndarray) -> np.ndarray:
-    """HxW, HxWx1, HxWx3 or HxWx4 (or channels first) of any numeric dtype -> (H, W, C) uint8."""
-    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4):
-        a = np.moveaxis(a, 0, -1)  # CxHxW, as tensors come
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3 or a.shape[-1] not in (1, 3, 4):
-        raise ImageError(f"An image array must be HxW, HxWx1, HxWx3 or HxWx4; this one is {a.shape}.")
-    check_size((a.shape[1], a.shape[0]))
-    return as_uint8(a)
-
-
-def as_uint8(a: np.ndarray) -> np.ndarray:
-    """Scale by dtype: uint8 as is, uint16 / 257, floats in [0, 1] (or [0, 255]), bools 0/255."""
-    if a.dtype == np.uint8:
-        return a
-    if a.dtype == bool:
-        return a.astype(np.uint8) * 255
-    if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-        raise ImageError(f"An image array must hold numbers, not {a.dtype}.")
-    floating = np.issubdtype(a.dtype, np.floating)
-    a = a.astype(np.float32)
-    if not np.isfinite(a).all():
-        raise ImageError("The image array holds NaN or infinite values.")
-    lo, hi = float(a.min()), float(a.max())
-    if floating and lo >= 0 and hi <= 1:
-        a = a * 255
-    elif lo < 0 or hi > 255:
-        a = a / 257 if lo >= 0 and hi <= 65535 else (a - lo) * (255 / max(hi - lo, 1e-12))
-    return np.clip(a + 0.5, 0, 255).astype(np.uint8)
+def glyph_ink(a: np.ndarray, frame: Frame = MNIST_FRAME) -> np.ndarray:
+    """Soft ink (0..1) of the glyph, long side frame.fine px, strokes normalised; before the fit."""
+    page = find_page(a)
+    if page.sheet:  # a photo of a sheet on a desk: the "ink" found is the sheet; read inside it
+        y0, y1, x0, x1 = (v * page.step for v in page.bbox)
+        dy, dx = (y1 - y0) // 20, (x1 - x0) // 20  # clear of the sheet's edge and its shadow
+        a = a[y0 + dy:y1 - dy, x0 + dx:x1 - dx]
+        check_size((a.shape[1], a.shape[0]))
+        page = find_page(a)
+    return normalise_strokes(read_digit(a, page, frame.fine), frame)
 
 
 # ---------------------------------------------------------------- pass 1: the page
@@ -315,18 +91,6 @@ class Page:
     bbox: tuple[int, int, int, int]  # y0, y1, x0, x1 of the digit in page pixels, ends exclusive
     stroke: float  # mean stroke width in page pixels
     sheet: bool  # the "digit" is a solid block: a sheet of paper on a desk, with the digit on it
-
-
-def pixels_to_mnist(a: np.ndarray) -> np.ndarray:
-    """The two passes on (H, W, C) uint8 pixels."""
-    page = find_page(a)
-    if page.sheet:  # a photo of a sheet on a desk: the "ink" found is the sheet; read inside it
-        y0, y1, x0, x1 = (v * page.step for v in page.bbox)
-        dy, dx = (y1 - y0) // 20, (x1 - x0) // 20  # clear of the sheet's edge and its shadow
-        a = a[y0 + dy:y1 - dy, x0 + dx:x1 - dx]
-        check_size((a.shape[1], a.shape[0]))
-        page = find_page(a)
-    return fit_and_centre(normalise_strokes(read_digit(a, page)))
 
 
 def find_page(a: np.ndarray) -> Page:
@@ -583,13 +347,13 @@ def resample(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return pixels_of(img.resize(size, Image.Resampling.BILINEAR))
 
 
-def read_digit(pixels: np.ndarray, page: Page) -> np.ndarray:
-    """Soft ink (0..1) of the digit's region, re-read at full resolution, long side FINE px."""
+def read_digit(pixels: np.ndarray, page: Page, fine: int = MNIST_FRAME.fine) -> np.ndarray:
+    """Soft ink (0..1) of the glyph's region, re-read at full resolution, long side `fine` px."""
     y0, y1, x0, x1 = page.bbox
     step, margin = page.step, 2  # margin in page px: anti-aliased edges just outside the box
     top, left = max(y0 - margin, 0) * step, max(x0 - margin, 0) * step
     bottom, right = min((y1 + margin) * step, pixels.shape[0]), min((x1 + margin) * step, pixels.shape[1])
-    zoom = FINE / (max(y1 - y0, x1 - x0) * step)
+    zoom = fine / (max(y1 - y0, x1 - x0) * step)
     size = (max(1, round((right - left) * zoom)), max(1, round((bottom - top) * zoom)))
     a, _ = drop_alpha(as_float(resample(pixels[top:bottom, left:right], size)), page.matte)
     # Page pixel of each region pixel, to look up the background field and the digit's cells.
@@ -620,36 +384,38 @@ def stroke_width(ink: np.ndarray) -> float:
     return float(ink.sum()) / max(outline / 2, 1.0)
 
 
-def normalise_strokes(ink: np.ndarray) -> np.ndarray:
+def normalise_strokes(ink: np.ndarray, frame: Frame = MNIST_FRAME) -> np.ndarray:
     """Thicken hairlines and thin marker strokes into MNIST's range (grey dilation / erosion)."""
     width = stroke_width(ink)
-    if width < STROKE_MIN:
-        radius = round((STROKE_TARGET - width) / 2)
+    target = frame.stroke * frame.fine
+    if width < target * BAND[0]:
+        radius = round((target - width) / 2)
         return sliding(np.pad(ink, radius), radius, np.max)
-    if width > STROKE_MAX:
-        thinned = sliding(ink, round((width - STROKE_TARGET) / 2), np.min)
+    if width > target * BAND[1]:
+        thinned = sliding(ink, round((width - target) / 2), np.min)
         if thinned.max() >= 0.5:  # never erase the digit
             return thinned
     return ink
 
 
-def fit_and_centre(ink: np.ndarray) -> np.ndarray:
-    """MNIST's last step: long side to 20 px, centre of mass to (14, 14); uint8 with max 255."""
+def fit_and_centre(ink: np.ndarray, frame: Frame = MNIST_FRAME) -> np.ndarray:
+    """MNIST's last step: long side to the box, centre of mass to the frame's middle; uint8 with max 255."""
     rows, cols = np.flatnonzero(ink.max(1) > 0.05), np.flatnonzero(ink.max(0) > 0.05)
     if rows.size == 0:
         raise EmptyImageError(BLANK_IMAGE)
     ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    step = max(ink.shape) / BOX  # ink pixels per output pixel
+    size = frame.size
+    step = max(ink.shape) / frame.box  # ink pixels per output pixel
     total = float(ink.sum())
     cy = float(ink.sum(1) @ np.arange(ink.shape[0])) / total + 0.5  # continuous coordinates
     cx = float(ink.sum(0) @ np.arange(ink.shape[1])) / total + 0.5
     # Output pixel i spans [i, i + 1): MNIST's centre of mass 14.0 is the middle of pixel 14.
-    y0, x0 = cy - (SIZE / 2 + 0.5) * step, cx - (SIZE / 2 + 0.5) * step
-    span = SIZE * step
+    y0, x0 = cy - (size / 2 + 0.5) * step, cx - (size / 2 + 0.5) * step
+    span = size * step
     pad = math.ceil(max(0.0, -y0, -x0, y0 + span - ink.shape[0], x0 + span - ink.shape[1])) + 1
     canvas = Image.fromarray(np.pad(ink, pad).astype(np.float32))  # mode F
     box = (x0 + pad, y0 + pad, x0 + pad + span, y0 + pad + span)
-    out = np.asarray(canvas.resize((SIZE, SIZE), Image.Resampling.BOX, box=box))
+    out = np.asarray(canvas.resize((size, size), Image.Resampling.BOX, box=box))
     peak = float(out.max())
     if peak <= 0:
         raise EmptyImageError(BLANK_IMAGE)

@@ -1,0 +1,254 @@
+"""Datasets by name: each built-in one from its own file format, a (local stand-in) download or the
+shipped sample; your own images from class folders or a zip. Every loader returns its spec."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import io
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from digitlab import datasets
+from digitlab.datasets import SPECS, DataError, load_dataset, load_image_folder, load_sample
+from digitlab.spec import DatasetSpec
+from tests.idx import write_idx, write_mnist_folder
+
+SAMPLES = {"mnist": (2000, 1000), "fashion-mnist": (1000, 500), "chinese-mnist": (1500, 750), "cifar10": (600, 300)}
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Every test caches into its own folder and sees no $DIGITLAB_DATA_DIR."""
+    monkeypatch.setattr(datasets, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.delenv(datasets.DATA_ENV, raising=False)
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_every_built_in_dataset_ships_a_small_real_sample_with_its_spec(name):
+    data = load_sample(name)
+    spec = data.spec
+    assert isinstance(spec, DatasetSpec) and spec.name == name and data.source == "sample"
+    n_train, n_test = SAMPLES[name]
+    assert data.train_images.shape == (n_train, spec.channels, spec.size, spec.size)
+    assert data.test_images.shape == (n_test, spec.channels, spec.size, spec.size)
+    assert data.train_images.dtype == torch.uint8 and data.train_labels.dtype == torch.int64
+    assert set(data.train_labels.tolist()) == set(range(spec.num_classes))
+    mean = (data.train_images.float() / 255).mean((0, 2, 3))
+    assert torch.allclose(mean, torch.tensor(spec.mean), atol=0.03)  # the spec's statistics fit the data
+    files = [datasets.sample_path(name), datasets.sample_path(name).with_suffix(".zip")]
+    assert sum(f.stat().st_size for f in files if f.exists()) < 2 * 2**20
+
+
+def test_the_specs_say_what_each_dataset_is():
+    assert SPECS["chinese-mnist"].display[7] == "七 (7)" and SPECS["chinese-mnist"].labels[14] == "亿"
+    assert (SPECS["chinese-mnist"].size, SPECS["chinese-mnist"].view) == (64, "glyph")
+    assert (SPECS["cifar10"].channels, SPECS["cifar10"].size, SPECS["cifar10"].polarity) == (3, 32, "natural")
+    assert SPECS["fashion-mnist"].labels[9] == "Ankle boot" and SPECS["fashion-mnist"].view == "photo"
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+@pytest.mark.parametrize("gz", [True, False])
+def test_a_folder_of_idx_files_loads(name, tmp_path, gz):
+    sample = load_sample(name)
+    folder = write_mnist_folder(sample, tmp_path / name, gz=gz)
+    loaded = load_dataset(name, folder)
+    assert loaded.spec == sample.spec and loaded.name == name
+    assert torch.equal(loaded.test_images, sample.test_images)
+    assert torch.equal(loaded.train_labels, sample.train_labels)
+
+
+def test_missing_or_broken_idx_files_are_explained(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset("mnist", tmp_path / "nowhere")
+    with pytest.raises(DataError, match="train-images"):
+        load_dataset("mnist", tmp_path)
+    text = tmp_path / "text-idx"
+    text.write_bytes(b"hello, this is not an idx file")
+    with pytest.raises(DataError, match="not an unsigned-byte idx file"):
+        datasets.read_idx(text)
+    short = tmp_path / "short-idx.gz"
+    write_idx(short, np.zeros((3, 2, 2), np.uint8))
+    import gzip
+
+    short.write_bytes(gzip.compress(gzip.decompress(short.read_bytes())[:-1]))
+    with pytest.raises(DataError, match="header says"):
+        datasets.read_idx(short)
+
+
+def write_chinese_folder(folder: Path, suites: range, per_class: int = 2) -> Path:
+    """Chinese-MNIST-named JPGs (input_{suite}_{sample}_{code}.jpg) made from the sample's views."""
+    sample = load_sample("chinese-mnist")
+    folder.mkdir(parents=True)
+    for code in range(1, 16):
+        views = sample.train_images[sample.train_labels == code - 1][: len(suites) * per_class]
+        for i, view in enumerate(views):
+            suite, n = suites[i // per_class], i % per_class + 1
+            Image.fromarray(view[0].numpy()).save(folder / f"input_{suite}_{n}_{code}.jpg", quality=95)
+    return folder
+
+
+def test_chinese_mnist_is_split_by_writer(tmp_path):
+    folder = write_chinese_folder(tmp_path / "data", range(76, 86))  # writers 76-80 train, 81-85 test
+    data = load_dataset("chinese-mnist", folder)
+    assert len(data.train_labels) == len(data.test_labels) == 15 * 5 * 2
+    assert data.train_images.shape[1:] == (1, 64, 64) and data.spec.display[0] == "零 (0)"
+    assert sorted(set(data.test_labels.tolist())) == list(range(15))
+
+
+def test_cifar10_reads_its_binary_distribution_and_never_a_pickle(tmp_path):
+    sample = load_sample("cifar10")
+    folder = tmp_path / "cifar-10-batches-bin"
+    folder.mkdir()
+    records = {
+        "train": np.concatenate([sample.train_labels.numpy()[:, None].astype(np.uint8),
+                                 sample.train_images.numpy().reshape(-1, 3072)], 1),
+        "test": np.concatenate([sample.test_labels.numpy()[:, None].astype(np.uint8),
+                                sample.test_images.numpy().reshape(-1, 3072)], 1),
+    }
+    for i, part in enumerate(np.array_split(records["train"], 5), 1):
+        (folder / f"data_batch_{i}.bin").write_bytes(part.tobytes())
+    (folder / "test_batch.bin").write_bytes(records["test"].tobytes())
+    (folder / "data_batch_1").write_bytes(b"\x80\x04 a pickle that must never be opened")
+    data = load_dataset("cifar10", folder)
+    assert torch.equal(data.train_images, sample.train_images) and torch.equal(data.test_labels, sample.test_labels)
+
+
+def test_cifar10_reads_an_image_folder_too(tmp_path):
+    zipped = datasets.sample_path("cifar10").with_suffix(".zip")
+    with zipfile.ZipFile(zipped) as z:
+        z.extractall(tmp_path / "cifar10")
+    data = load_dataset("cifar10", tmp_path / "cifar10")
+    assert torch.equal(data.train_labels, load_sample("cifar10").train_labels)
+
+
+def own_folder(root: Path, classes: dict[str, int], broken: int = 0) -> Path:
+    """Class folders of real sample digits in mixed formats and sizes; `broken` files that are not images."""
+    sample = load_sample("mnist")
+    formats = ["PNG", "JPEG", "WEBP", "BMP", "GIF"]
+    for c, (name, n) in enumerate(classes.items()):
+        (root / name).mkdir(parents=True)
+        views = sample.train_images[sample.train_labels == c][:n, 0].numpy()
+        for i, view in enumerate(views):
+            fmt = formats[i % len(formats)]
+            img = Image.fromarray(255 - view).resize((40 + 13 * i, 40 + 13 * i))  # black on white, any size
+            img.save(root / name / f"{i}.{fmt.lower()}", fmt)
+    for i in range(broken):
+        (root / next(iter(classes)) / f"broken-{i}.png").write_bytes(b"not an image at all")
+    return root
+
+
+def test_your_own_images_load_from_class_folders_of_mixed_formats(tmp_path):
+    folder = own_folder(tmp_path / "my-digits", {"zero": 10, "one": 10, "two": 10}, broken=2)
+    data = load_image_folder(folder)
+    assert data.spec.labels == ("one", "two", "zero") and data.spec.name == "my-digits"
+    assert data.spec.view == "glyph" and data.train_images.shape[1:] == (1, 28, 28)
+    assert len(data.train_labels) + len(data.test_labels) == 30
+    assert len(data.test_labels) == 6  # a fifth of each class
+    assert any("2 file(s) could not be read" in note for note in data.notes)
+    photos = load_image_folder(folder, view="photo")
+    assert photos.train_images.shape[1:] == (3, 32, 32) and photos.spec.polarity == "natural"
+
+
+def test_your_own_images_load_from_a_zip(tmp_path):
+    folder = own_folder(tmp_path / "digits", {"a": 6, "b": 6})
+    archive = tmp_path / "upload.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in folder.rglob("*.*"):
+            z.write(f, Path("digits") / f.relative_to(folder))
+        z.writestr("__MACOSX/digits/a/._0.png", b"resource fork junk")
+    data = load_dataset("folder", archive)
+    assert data.spec.labels == ("a", "b") and len(data.train_labels) + len(data.test_labels) == 12
+
+
+@pytest.mark.parametrize("classes,words", [
+    ({"only": 8}, "only the class 'only'"),
+    ({"a": 8, "b": 3}, "at least 5 readable images: 'b' has 3"),
+], ids=["one-class", "too-few"])
+def test_own_images_that_cannot_be_learned_are_refused_plainly(tmp_path, classes, words):
+    with pytest.raises(DataError, match=words):
+        load_image_folder(own_folder(tmp_path / "x", classes))
+
+
+def test_an_empty_folder_is_refused_plainly(tmp_path):
+    with pytest.raises(DataError, match="no class folders"):
+        load_image_folder(tmp_path)
+
+
+def test_env_var_points_auto_at_a_folder_of_datasets(tmp_path, monkeypatch):
+    write_mnist_folder(load_sample("fashion-mnist"), tmp_path / "data" / "fashion_mnist")
+    monkeypatch.setenv(datasets.DATA_ENV, str(tmp_path / "data"))
+    assert load_dataset("fashion-mnist", "auto").name == "fashion-mnist"
+
+
+def test_auto_falls_back_to_the_sample_and_says_why(monkeypatch):
+    def offline(root):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setitem(datasets.DOWNLOADS, "mnist", offline)
+    data = load_dataset("mnist", "auto")
+    assert data.source == "sample"
+    assert data.notes == ["Could not download mnist: [Errno -3] Temporary failure in name resolution. "
+                          "Trained on the shipped sample of 2,000 images instead."]
+    assert load_dataset("chinese-mnist", "auto").notes[0].startswith("chinese-mnist has no standard download")
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """A stand-in download server on 127.0.0.1 serving the files of a folder."""
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield served, f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+def test_download_uses_torchvision_against_a_local_mirror(name, mirror, tmp_path, monkeypatch):
+    from torchvision.datasets import MNIST, FashionMNIST
+
+    served, url = mirror
+    sample = load_sample(name)
+    write_mnist_folder(sample, served)
+    cls = MNIST if name == "mnist" else FashionMNIST
+    monkeypatch.setattr(cls, "mirrors", [url])
+    monkeypatch.setattr(cls, "resources", [(f.name, hashlib.md5(f.read_bytes()).hexdigest())
+                                           for f in sorted(served.iterdir())])
+    loaded = datasets.download(name, tmp_path / "cache" / name)
+    assert loaded.source == "download" and torch.equal(loaded.train_images, sample.train_images)
+
+
+def test_cifar10_downloads_its_binary_version_checked_by_md5(mirror, tmp_path, monkeypatch):
+    import tarfile
+
+    served, url = mirror
+    sample = load_sample("cifar10")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        rows = np.concatenate([sample.train_labels.numpy()[:, None].astype(np.uint8),
+                               sample.train_images.numpy().reshape(-1, 3072)], 1)
+        names = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+        parts = [*np.array_split(rows, 5), np.concatenate([sample.test_labels.numpy()[:, None].astype(np.uint8),
+                                                          sample.test_images.numpy().reshape(-1, 3072)], 1)]
+        for member, part in zip(names, parts, strict=True):
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{member}")
+            info.size = part.nbytes
+            tar.addfile(info, io.BytesIO(part.tobytes()))
+    (served / "cifar-10-binary.tar.gz").write_bytes(archive.getvalue())
+    monkeypatch.setattr(datasets, "CIFAR_URL", url + "cifar-10-binary.tar.gz")
+    monkeypatch.setattr(datasets, "CIFAR_MD5", hashlib.md5(archive.getvalue()).hexdigest())
+    loaded = datasets.download("cifar10", tmp_path / "cache" / "cifar10")
+    assert torch.equal(loaded.test_images, sample.test_images)
+    monkeypatch.setattr(datasets, "CIFAR_MD5", "0" * 32)  # a corrupted download is refused
+    with pytest.raises(DataError, match="Could not download cifar10"):
+        datasets.download("cifar10", tmp_path / "other")
