@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import threading
+from dataclasses import fields
 from pathlib import Path
 
 from digitlab.config import FREEZE, OPTIMIZERS, PRESETS, TrainConfig, preset
@@ -41,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (default: the preset's)")
     t.add_argument("--label-smoothing", type=float, help="label smoothing (default: the preset's)")
     t.add_argument("--weight-decay", type=float, help="weight decay (default: the preset's)")
+    t.add_argument("--momentum", type=float, help="SGD momentum (default: the preset's)")
+    t.add_argument("--norm-lr", type=float, help="batch-norm learning-rate factor (default: the preset's)")
     t.add_argument("--calibration", type=float, help="share of training images held out to calibrate "
                                                     "confidences (default: 0.05)")
     t.add_argument("--seed", type=int, help="random seed (default: 0)")
@@ -82,20 +85,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+FLAGS = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
+         "optimizer": "--optimizer", "momentum": "--momentum", "norm_lr": "--norm-lr",
+         "label_smoothing": "--label-smoothing", "weight_decay": "--weight-decay", "calibration": "--calibration",
+         "seed": "--seed", "init": "--init", "freeze": "--freeze"}
+
+
 def train_argv(cfg: TrainConfig, view: str = "glyph") -> list[str]:
-    """The `python -m digitlab` arguments that repeat a run of `cfg` (the "accurate" preset + overrides)."""
-    base = TrainConfig(**PRESETS["accurate"])
-    argv = ["train", "--preset", "accurate", "--dataset", cfg.dataset, "--data-dir", cfg.data]
+    """The `python -m digitlab` arguments that repeat a run of `cfg`: the nearest preset plus what differs."""
+    def differing(name: str) -> list[str]:
+        base = TrainConfig(**PRESETS[name])
+        return [f for f in fields(TrainConfig) if getattr(cfg, f.name) != getattr(base, f.name)
+                and f.name not in ("dataset", "data", "augment", "compile", "device")]
+
+    name = min(PRESETS, key=lambda n: (any(f.name not in FLAGS for f in differing(n)), len(differing(n))))
+    argv = ["train", "--preset", name, "--dataset", cfg.dataset, "--data-dir", cfg.data]
     if cfg.dataset == "folder":
         argv += ["--view", view]
-    flags = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
-             "optimizer": "--optimizer", "label_smoothing": "--label-smoothing", "weight_decay": "--weight-decay",
-             "calibration": "--calibration", "seed": "--seed", "init": "--init", "freeze": "--freeze"}
-    for name, flag in flags.items():
-        value = getattr(cfg, name)
-        if value != getattr(base, name) or name in ("arch", "epochs"):
-            argv += [flag, str(value)]
-    argv += [] if cfg.augment else ["--no-augment"]
+    for f in differing(name):
+        if f.name in FLAGS:
+            argv += [FLAGS[f.name], str(getattr(cfg, f.name))]
+    if cfg.augment != TrainConfig(**PRESETS[name]).augment:
+        argv += [] if cfg.augment else ["--no-augment"]
     return argv + (["--compile"] if cfg.compile else [])
 
 
@@ -103,6 +114,7 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
     return preset(args.preset, arch=args.arch, dataset=args.dataset, data=args.data_dir,
                   epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size, lr=args.lr,
                   optimizer=args.optimizer, label_smoothing=args.label_smoothing, weight_decay=args.weight_decay,
+                  momentum=args.momentum, norm_lr=args.norm_lr,
                   calibration=args.calibration, seed=args.seed, augment=args.augment, init=args.init,
                   freeze=args.freeze, compile=args.compile, device=args.device).validate()
 

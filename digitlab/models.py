@@ -127,6 +127,7 @@ class AirNet(nn.Module):
                     nn.init.dirac_(m.weight.data[:m.weight.shape[1]])  # identity on the first in_chans filters
             elif isinstance(m, nn.BatchNorm2d):
                 m.momentum = 0.4  # airbench: fast-moving statistics, for few epochs
+                m.weight.requires_grad_(False)  # and no learned scale: the biases alone (at a high rate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.gelu(self.whiten(x))

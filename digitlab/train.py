@@ -136,10 +136,18 @@ AUGMENTATIONS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+    """SGD or AdamW over the trainable parameters; batch norms' at cfg.norm_lr times the rate (airbench)."""
+    norms = {id(p) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+             for p in m.parameters(recurse=False)}
+    trained = [p for p in model.parameters() if p.requires_grad]
+    groups = [dict(params=[p for p in trained if id(p) not in norms], lr=cfg.lr),
+              dict(params=[p for p in trained if id(p) in norms], lr=cfg.lr * cfg.norm_lr,
+                   weight_decay=cfg.weight_decay / cfg.norm_lr)]  # the same decay per step
+    groups = [g for g in groups if g["params"]]
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
+                               weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
 
 
 def head_name(model: torch.nn.Module) -> str:
@@ -295,7 +303,8 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
             yield Note(why_not)
     optimizer = make_optimizer(model, cfg)
     steps = math.ceil(len(train_y) / cfg.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * steps,
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                                                    total_steps=cfg.epochs * steps,
                                                     pct_start=0.25, cycle_momentum=cfg.cycle_momentum)
     records: list[EpochRecord] = []
     measured = None  # the weights the last record describes: a stop mid-epoch returns these

@@ -27,7 +27,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digitlab.data import load_sample  # noqa: E402
+from digitlab.datasets import load_sample  # noqa: E402
 from digitlab.predict import Predictor  # noqa: E402
 from digitlab.serving import keep_freed_memory  # noqa: E402
 
@@ -39,7 +39,7 @@ def sketches(n: int = 16, size: int = 800) -> list[tuple[bytes, str]]:
     digits = load_sample()
     out = []
     for i in range(n):
-        ink = Image.fromarray(digits.test_images[i].numpy()).resize((520, 520), Image.BILINEAR)
+        ink = Image.fromarray(digits.test_images[i, 0].numpy()).resize((520, 520), Image.BILINEAR)
         canvas = Image.new("L", (size, size), 255)
         canvas.paste(Image.new("L", ink.size, 0), (140 + 7 * i, 120), ink.point(lambda v: 255 if v > 60 else 0))
         buf = io.BytesIO()

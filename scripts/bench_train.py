@@ -26,8 +26,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from digitlab.config import preset  # noqa: E402
-from digitlab.data import MEAN, STD, load_digits  # noqa: E402
-from digitlab.train import TrainResult, pick_device, train  # noqa: E402
+from digitlab.datasets import load_dataset  # noqa: E402
+from digitlab.spec import MNIST  # noqa: E402
+from digitlab.train import EpochRecord, TrainResult, pick_device, train  # noqa: E402
 
 
 class PeerNet(nn.Module):
@@ -51,9 +52,10 @@ def sync(device: torch.device) -> None:
 def run_peer(digits, seed: int, device: torch.device) -> tuple[float, float]:
     """Return (test accuracy %, training seconds) of one peer run."""
     torch.manual_seed(seed)
-    train_x = ((digits.train_images.float() / 255 - MEAN) / STD).unsqueeze(1).to(device)
+    mean, std = MNIST.mean[0], MNIST.std[0]
+    train_x = ((digits.train_images.float() / 255 - mean) / std).to(device)
     train_y = digits.train_labels.to(device)
-    test_x = ((digits.test_images.float() / 255 - MEAN) / STD).unsqueeze(1).to(device)
+    test_x = ((digits.test_images.float() / 255 - mean) / std).to(device)
     test_y = digits.test_labels.to(device)
     model = PeerNet().to(device)
     batch = 256
@@ -80,7 +82,7 @@ def run_peer(digits, seed: int, device: torch.device) -> tuple[float, float]:
 
 def run_digitlab(digits, seed: int, name: str = "fast", **overrides) -> tuple[float, float, list]:
     """Return (final test accuracy %, summed training seconds, records) of one preset run."""
-    records = [r for r in train(preset(name, seed=seed, **overrides), data=digits) if not isinstance(r, TrainResult)]
+    records = [r for r in train(preset(name, seed=seed, **overrides), data=digits) if isinstance(r, EpochRecord)]
     return records[-1].test_acc, sum(r.seconds for r in records), records
 
 
@@ -92,7 +94,7 @@ def main() -> None:
     ap.add_argument("--accurate", action="store_true", help="also time the accurate preset to 99.5 %%")
     args = ap.parse_args()
     device = pick_device(args.device)
-    digits = load_digits(args.data_dir)
+    digits = load_dataset("mnist", args.data_dir)
     print(f"device {device}, torch threads {torch.get_num_threads()}, data {digits}")
     run_peer(digits, 0, device)  # warm-up: first-call kernel selection is nobody's training time
     run_digitlab(digits, 0, device=str(device))
@@ -112,6 +114,8 @@ def main() -> None:
         for r in train(preset("accurate", device=str(device)), data=digits):
             if isinstance(r, TrainResult):
                 break
+            if not isinstance(r, EpochRecord):
+                continue
             elapsed += r.seconds
             print(f"  accurate epoch {r.epoch}: {r.test_acc:.2f}% after {elapsed:.1f}s of training", flush=True)
             if r.test_acc >= 99.5:

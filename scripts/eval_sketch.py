@@ -43,8 +43,9 @@ from sketches import (  # noqa: E402
     transparent_layer,
 )
 
-from digitlab.data import load_digits  # noqa: E402
-from digitlab.preprocess import ImageError, to_mnist  # noqa: E402
+from digitlab.datasets import load_dataset  # noqa: E402
+from digitlab.imageio import ImageError  # noqa: E402
+from digitlab.views import to_mnist  # noqa: E402
 
 MNIST_KINDS = ("sketchpad", "layer", "inverted", "coloured", "photo")
 FONT_KINDS = ("font", "font-photo")
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         p.error(f"unknown kinds {unknown}; choose from {list(KINDS)}")
     model = load_classifier(args.weights)
-    data = load_digits(args.data_dir) if set(kinds) & set(MNIST_KINDS) else None
+    data = load_dataset("mnist", args.data_dir) if set(kinds) & set(MNIST_KINDS) else None
     fonts = find_fonts() if set(kinds) & set(FONT_KINDS) else []
     print(f"weights: {args.weights or 'shipped'}  data: {data or '-'}  fonts: {len(fonts)}  canvas: {CANVAS}px")
     print(f"{'kind':<11} {'n':>5} {'naive %':>8} {'digitlab %':>10} {'errors':>6} {'prep ms p50':>11}")
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             examples = font_examples(kind, fonts, args.font_reps, args.seed)
         else:
-            examples = mnist_examples(kind, data.test_images.numpy(), data.test_labels.numpy(), args.n, args.seed)
+            examples = mnist_examples(kind, data.test_images[:, 0].numpy(), data.test_labels.numpy(), args.n, args.seed)
         r = evaluate(model, examples, args.sheet, kind)
         print(f"{kind:<11} {r['n']:>5} {r['naive']:>8.1f} {r['ours']:>10.1f} {r['errors']:>6} {r['ms']:>11.2f}",
               flush=True)

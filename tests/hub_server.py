@@ -23,7 +23,8 @@ HF_HUB_CACHE under tmp_path, HF_HUB_OFFLINE off, HF_HUB_DISABLE_XET on, no saved
 HF_TOKEN (set `HF_TOKEN` with monkeypatch to test the env route). Attributes: `.url`, `.token`
 (user "alice", may write to alice/*), `.other_token` (user "bob"), `.cache`, `.requests` (one
 "METHOD path status" line per request), `.seed_repo(...)`, `.files(repo, rev)`, `.commits(repo)`,
-`.grant(repo, user)`, `.stop()` (then the port refuses connections: "server down").
+`.grant(repo, user)`, `.stop()` (then the port refuses connections: "server down"), `.authorizations`
+(the Authorization header of every request, None where there was none).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class LocalHub:
         self.repos: dict[str, Repo] = {}
         self.tokens: dict[str, str] = {}  # token -> user
         self.requests: list[str] = []
+        self.authorizations: list[str | None] = []  # the Authorization header of every request, as sent
         self.counter = 0
         self.token = self.add_user("alice")
         self.other_token = self.add_user("bob")
@@ -302,6 +304,8 @@ def make_handler(hub: LocalHub) -> type[BaseHTTPRequestHandler]:
 
         def handle_any(self, method: str) -> None:
             url = urlsplit(self.path)
+            with hub.lock:
+                hub.authorizations.append(self.headers.get("Authorization"))
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0)) if method == "POST" else b""
             try:
                 user = hub.user_for(self.headers.get("Authorization"))

@@ -27,18 +27,17 @@ import pytest
 import torch
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-from gradio_client.utils import Status
 from PIL import Image, ImageFile
 from safetensors.torch import save_file
 
-import app
 from digitlab import fastpng
 from digitlab.cli import main
 from digitlab.config import TrainConfig
 from digitlab.datasets import load_sample
-from digitlab.models import Classifier
 from digitlab.imageio import MAX_BYTES, MAX_PIXELS, UNREADABLE
+from digitlab.models import Classifier
 from digitlab.train import train
+from digitlab.ui.predict import SKETCH_HINT
 from tests.pngs import SIGNATURE, chunk, png_header
 
 SAMPLE = load_sample()
@@ -205,7 +204,7 @@ def all_confidences(client: Client, files: Path) -> dict[str, float]:
 def assert_still_serving(client: Client, files: Path) -> None:
     label, _, _ = client.predict(sketch(files / "digit-2.png"), api_name="/predict_sketch")
     assert label["label"] == "2"
-    label, _, _ = client.predict(handle_file(str(files / "digit-4.png")), api_name="/predict_upload")
+    label, _, _, _ = client.predict(handle_file(str(files / "digit-4.png")), api_name="/predict_upload")
     assert label["label"] == "4"
 
 
@@ -230,17 +229,14 @@ def assert_plain(message: str) -> None:
 def test_every_odd_upload_gets_its_answer_and_the_next_upload_is_served(client, files, decoded, name):
     expected = CASES[name][1]
     start = time.perf_counter()
+    label, view, hint, picture = client.predict(handle_file(str(files / name)), api_name="/predict_upload")
     if is_label(expected):
-        label, view, hint = client.predict(handle_file(str(files / name)), api_name="/predict_upload")
         assert label["label"] == expected and view and hint == ""
-    elif name in BLANK:
-        label, view, hint = client.predict(handle_file(str(files / name)), api_name="/predict_upload")
+    else:  # the reason stays on screen in the hint; an unreadable picture is cleared, a blank one kept
         assert not label or not label.get("confidences")
-        assert view == "" and hint == app.UPLOAD_HINT
-    else:
-        with pytest.raises(AppError, match=expected) as err:
-            client.predict(handle_file(str(files / name)), api_name="/predict_upload")
-        assert_plain(str(err.value))
+        assert view == "" and re.search(expected, hint), hint
+        assert_plain(hint)
+        assert (picture is None) == (name not in BLANK)
     assert time.perf_counter() - start < 5
     assert_nothing_huge_decoded(decoded)
     assert_still_serving(client, files)
@@ -272,7 +268,7 @@ def test_a_blank_or_transparent_canvas_shows_the_hint_and_the_next_sketch_is_rea
                   {"background": None, "layers": [handle_file(str(files / name))], "composite": None}):
         label, view, hint = client.predict(value, api_name="/predict_sketch")
         assert not label or not label.get("confidences")
-        assert view == "" and hint == app.SKETCH_HINT
+        assert view == "" and hint == SKETCH_HINT
         assert_still_serving(client, files)
 
 
@@ -284,7 +280,7 @@ def refusal(client: Client, value: dict) -> str:
     """
     label, view, hint = client.predict(value, api_name="/predict_sketch")
     assert not label or not label.get("confidences")
-    assert view == "" and hint and hint != app.SKETCH_HINT
+    assert view == "" and hint and hint != SKETCH_HINT
     assert "Traceback" not in hint and "/" not in hint  # no paths, no internals
     return hint
 
@@ -498,7 +494,7 @@ def test_the_app_refuses_bad_weights_plainly_and_keeps_its_model(client, files, 
     before = all_confidences(client, files)
     folder, words = weights["refused"][case]
     with pytest.raises(AppError, match=words) as err:
-        client.predict(str(folder), "", api_name="/load_weights")
+        client.predict(str(folder), "", "", api_name="/load_weights")
     assert_plain(str(err.value))
     assert not weights["marker"].exists(), "a pickle was unpickled"
     assert all_confidences(client, files) == before
@@ -506,10 +502,10 @@ def test_the_app_refuses_bad_weights_plainly_and_keeps_its_model(client, files, 
 
 def test_the_app_loads_safetensors_and_never_opens_a_pickle_beside_them(client, files, weights, source):
     before = all_confidences(client, files)
-    assert str(weights["beside"]) in client.predict(str(weights["beside"]), "", api_name="/load_weights")
+    assert str(weights["beside"]) in client.predict(str(weights["beside"]), "", "", api_name="/load_weights")[0]
     assert not weights["marker"].exists(), "a pickle was unpickled"
     assert all_confidences(client, files) == before  # the same weights, from the other folder
-    client.predict(source, "", api_name="/load_weights")
+    client.predict("shipped:mnist", api_name="/choose_model")
 
 
 @pytest.mark.parametrize("case", ["pickle-only", "unknown-arch", "wrong-shapes", "no-config", "no-weights",
@@ -528,20 +524,33 @@ def test_the_cli_refuses_bad_weights_with_one_line(files, weights, capsys, comma
 # ---------------------------------------------------------------- training
 
 
+TRAIN = dict(dataset="mnist", source="sample", upload=None, view="handwriting", arch="lenet", epochs=1,
+             batch_size=64, lr=3e-3, optimizer="adamw", augment=False, seed=0, start="from scratch",
+             freeze="fine-tune everything", compile=False)
+
+
+def train_args(**over) -> list:
+    return list({**TRAIN, **over}.values())
+
+
 @pytest.mark.parametrize("settings, words", [
-    (dict(epochs=0), "Value 0 is less than minimum value 1"),
-    (dict(batch_size=0), "Value 0 is less than minimum value 16"),
-    (dict(lr=-1.0), r"Value -1.0 is less than minimum value 0"),
-    (dict(lr=0.0), "Cannot start training: learning rate must be positive, got 0.0"),
-    (dict(epochs=10**6), "greater than maximum value 30"),
-    (dict(arch="resnet9000"), "resnet9000"),
-    (dict(data="/nowhere/mnist"), "Cannot start training: data folder /nowhere/mnist does not exist"),
-], ids=["0-epochs", "batch-0", "negative-lr", "zero-lr", "a-million-epochs", "unknown-arch", "missing-data"])
+    (dict(epochs=0), "The number of epochs must be a whole number from 1 to 30, not 0"),
+    (dict(epochs="ten"), "The number of epochs must be a whole number from 1 to 30, not 'ten'"),
+    (dict(batch_size=0), "The batch size must be a whole number from 1 to 1024, not 0"),
+    (dict(lr=-1.0), "The learning rate must be above 0 and at most 10"),
+    (dict(lr="fast"), "The learning rate must be a number, not 'fast'"),
+    (dict(lr=0.0), "The learning rate must be above 0 and at most 10"),
+    (dict(seed="x"), "The seed must be a whole number"),
+    (dict(epochs=10**6), "The number of epochs must be a whole number from 1 to 30"),
+    (dict(arch="resnet9000"), "Unknown architecture 'resnet9000'"),
+    (dict(source="/nowhere/mnist"), "The data folder /nowhere/mnist does not exist"),
+    (dict(dataset="imagenet"), "Unknown dataset 'imagenet'"),
+    (dict(freeze="train only the new head"), "Training only the head needs a model to start from"),
+], ids=["0-epochs", "text-epochs", "batch-0", "negative-lr", "text-lr", "zero-lr", "text-seed", "a-million-epochs",
+        "unknown-arch", "missing-data", "unknown-dataset", "head-from-scratch"])
 def test_invalid_training_settings_are_refused_plainly(client, files, settings, words):
-    args = dict(data="sample", arch="lenet", epochs=1, batch_size=64, lr=3e-3, optimizer="adamw", augment=False,
-                seed=0) | settings
-    with pytest.raises(AppError, match=words) as err:
-        client.predict(*args.values(), api_name="/train")
+    with pytest.raises(AppError, match=re.escape(words)) as err:
+        client.predict(*train_args(**settings), api_name="/train")
     assert_plain(str(err.value))
     assert_still_serving(client, files)
 
@@ -549,6 +558,11 @@ def test_invalid_training_settings_are_refused_plainly(client, files, settings, 
 def epochs_logged(job) -> int:
     outputs = job.outputs()
     return sum(line.startswith("epoch ") for line in outputs[-1][0].splitlines()) if outputs else 0
+
+
+def status_of(job) -> str:
+    outputs = job.outputs()
+    return outputs[-1][3] if outputs else ""
 
 
 def wait_for(condition, seconds: float, what: str) -> None:
@@ -561,44 +575,49 @@ def wait_for(condition, seconds: float, what: str) -> None:
 def test_a_stop_mid_epoch_ends_within_a_batch_and_keeps_nothing(url, files):
     me = Client(url, verbose=False)  # a fresh session: no model trained in it yet
     before = all_confidences(me, files)
-    # digitnet at batch 16 takes ~2 s an epoch on the sample: the stop lands in the first one.
-    job = me.submit("sample", "digitnet", 3, 16, 3e-3, "adamw", True, 0, api_name="/train")
+    # digitnet at batch 16 takes several seconds an epoch on the sample: the stop lands in the first one.
+    job = me.submit(*train_args(arch="digitnet", epochs=3, batch_size=16, augment=True), api_name="/train")
 
     def batches_done() -> bool:
         progress = job.status().progress_data
         return bool(progress) and (progress[0].index or 0) >= 1
 
-    wait_for(batches_done, 30, "the first batches")
-    me.predict(api_name="/stop_training")
-    stopped = time.monotonic()
-    log, _, _, status, download, summary, _ = job.result(timeout=30)
-    assert time.monotonic() - stopped < 5
-    assert status == "Stopped before the first epoch ended." and "nothing to keep" in log
-    assert download is None and summary == ""
+    wait_for(batches_done, 60, "the first batches")
+    assert me.predict(api_name="/stop_training") == "Stopping after the current batch…"
+    log, _, _, status, download, summary, _ = job.result(timeout=60)
+    assert status == "Stopped before the first epoch ended; nothing to keep." and "nothing to keep" in log
+    assert download is None and not summary
     with pytest.raises(AppError, match="Train a model first"):
         me.predict(api_name="/use_trained")
     assert all_confidences(me, files) == before
+    me.close()
 
 
-def test_a_second_training_queues_behind_the_first_without_breaking_it(url, files):
+def test_a_second_training_waits_for_the_first_without_breaking_it(url, files):
     first, second = Client(url, verbose=False), Client(url, verbose=False)
     before = all_confidences(first, files)
-    a = first.submit("sample", "lenet", 30, 16, 3e-3, "adamw", True, 0, api_name="/train")
-    wait_for(lambda: epochs_logged(a) >= 1, 30, "the first training's first epoch")
-    b = second.submit("sample", "lenet", 1, 64, 3e-3, "adamw", False, 1, api_name="/train")
-    wait_for(lambda: b.status().code == Status.IN_QUEUE, 10, "the second training to queue")
-    queued_at = epochs_logged(a)
-    wait_for(lambda: epochs_logged(a) >= queued_at + 2, 30, "the first training to go on")
-    assert not b.outputs() and b.status().code == Status.IN_QUEUE
+    a = first.submit(*train_args(epochs=30, batch_size=16, augment=True), api_name="/train")
+    wait_for(lambda: epochs_logged(a) >= 1, 60, "the first training's first epoch")
+    b = second.submit(*train_args(seed=1), api_name="/train")
+    wait_for(lambda: status_of(b).startswith("Waiting for the trainer"), 20, "the second training to wait")
+    waited_at = epochs_logged(a)
+    wait_for(lambda: epochs_logged(a) >= waited_at + 2, 60, "the first training to go on")
+    assert status_of(b).startswith("Waiting for the trainer")
     assert second.predict(sketch(files / "digit-0.png"), api_name="/predict_sketch")[0]["label"] == "0"
+    assert second.predict(api_name="/stop_training") == "Leaving the line; nothing will be trained."
+    assert b.result(timeout=30)[3] == "Left the line; nothing was trained."  # the second's Stop, not the first's
+    assert epochs_logged(a) >= waited_at + 2 and not a.done()
+    b = second.submit(*train_args(seed=1), api_name="/train")
+    wait_for(lambda: status_of(b).startswith("Waiting for the trainer"), 20, "the second training to wait again")
     first.predict(api_name="/stop_training")
-    log, _, _, status, _, _, _ = a.result(timeout=30)
+    log, _, _, status, _, _, _ = a.result(timeout=60)
     epochs = [int(line.split()[1].split("/")[0]) for line in log.splitlines() if line.startswith("epoch ")]
     assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= 3
     assert f"Stopped after {len(epochs)}/30 epochs" in status
-    log, _, _, status, download, _, _ = b.result(timeout=60)  # the stop was the first one's, not this one's
+    log, _, _, status, download, _, _ = b.result(timeout=120)  # its turn came after the first stopped
     assert "Finished" in status and "for 1 epoch(s)" in log and Path(download).suffix == ".zip"
     assert all_confidences(first, files) == before == all_confidences(second, files)  # nothing swapped in
+    first.close(), second.close()
 
 
 def test_a_training_stopped_mid_epoch_returns_the_weights_its_last_record_measured():
@@ -651,7 +670,7 @@ def test_soak_many_clients_drawing_and_posting_at_once(url, files):
                         errors.append(f"POST {label}: {status} {body}")
                 elif n % 3 == 0:
                     answer, view, hint = me.predict(sketch(files / "white.png"), api_name="/predict_sketch")
-                    if (answer and answer.get("confidences")) or view or hint != app.SKETCH_HINT:
+                    if (answer and answer.get("confidences")) or view or hint != SKETCH_HINT:
                         errors.append(f"blank canvas answered {answer}")
                 else:
                     answer, view, _ = me.predict(sketch(files / f"digit-{label}.png"), api_name="/predict_sketch")

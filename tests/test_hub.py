@@ -96,8 +96,8 @@ def test_the_model_card_states_architecture_size_data_accuracy_and_settings(loca
     assert card.data.library_name == "digitlab" and card.data.license == "mit"
     assert card.data.datasets == ["ylecun/mnist"] and card.data.metrics == ["accuracy"]
     assert "mnist" in card.data.tags and card.data.eval_results[0].metric_value == 0.9825
-    for fact in ("`lenet`", "61,706", "mnist (sample)", "28x28 grey", "98.25 %", "| epochs | 2 |", CARD["command"], '"lr": 0.01',
-                 f'Predictor.from_pretrained("{REPO}")'):
+    for fact in ("`lenet`", "61,706", "mnist (sample)", "28x28 grey", "98.25 %", "| epochs | 2 |", CARD["command"],
+                 '"lr": 0.01', f'Predictor.from_pretrained("{REPO}")'):
         assert fact in card.text
 
 

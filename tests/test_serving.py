@@ -4,13 +4,14 @@ import io
 import os
 import platform
 
-from gradio.components.image_editor import EditorData, EditorDataBlobs
+import pytest
+from gradio.components.image_editor import AcceptBlobs, EditorData, EditorDataBlobs
 from gradio.data_classes import FileData
 from PIL import Image
 
 from digitlab import serving
 from digitlab.api import canvas_sized
-from digitlab.sketchpad import MAX_WAITING, RawSketchpad
+from digitlab.ui.components import MAX_WAITING, NOT_AN_UPLOAD, RawImage, RawSketchpad
 
 
 def test_a_browser_sketch_arrives_as_the_blobs_it_sent_ahead_and_they_are_freed():
@@ -32,11 +33,41 @@ def test_canvases_whose_events_never_came_are_dropped_oldest_first():
     assert f"skipped-{MAX_WAITING + 49}" in pad.blob_storage and "skipped-0" not in pad.blob_storage
 
 
-def test_an_api_sketch_arrives_as_the_paths_of_its_uploads():
+def test_an_api_sketch_arrives_as_the_paths_of_its_uploads(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))  # the upload folder: where gradio stores uploads
+    (tmp_path / "c.png").write_bytes(b"c")
+    (tmp_path / "l.png").write_bytes(b"l")
     pad = RawSketchpad()
-    value = pad.preprocess(EditorData(composite=FileData(path="/tmp/c.png"), layers=[FileData(path="/tmp/l.png")]))
-    assert value == {"background": None, "layers": ["/tmp/l.png"], "composite": "/tmp/c.png"}
+    value = pad.preprocess(EditorData(composite=FileData(path=str(tmp_path / "c.png")),
+                                      layers=[FileData(path=str(tmp_path / "l.png"))]))
+    assert value == {"background": None, "layers": [str(tmp_path / "l.png")], "composite": str(tmp_path / "c.png")}
     assert pad.preprocess(None) is None
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "/nonexistent/x.png", "/dev/zero", "/proc/self/fd/0", "/root"])
+def test_a_path_that_was_not_uploaded_is_refused_in_the_same_words_whether_it_exists_or_not(path, tmp_path,
+                                                                                            monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    pad = RawSketchpad()
+    assert pad.preprocess(EditorData(composite=FileData(path=path))) == {"error": NOT_AN_UPLOAD}
+    assert RawImage().preprocess(FileData(path=path)) == {"error": NOT_AN_UPLOAD}
+    link = tmp_path / "link.png"
+    link.symlink_to(path)  # a link in the upload folder to a file outside it
+    assert RawImage().preprocess(FileData(path=str(link))) == {"error": NOT_AN_UPLOAD}
+
+
+def test_the_blob_route_takes_canvases_only_and_bounds_what_it_keeps():
+    """One ~400-byte request with a huge layer index once grew the store by ~380 MB."""
+    pad = RawSketchpad()
+    pad.accept_blobs(AcceptBlobs(data={"type": "layer", "index": 10**8, "id": "x", "file": b""},
+                                 files=[("blob", b"ink")]))
+    pad.accept_blobs(AcceptBlobs(data={"type": "composite", "index": None, "id": "y" * 1000, "file": b""},
+                                 files=[("blob", b"ink")]))
+    assert pad.blob_storage == {}
+    for i in range(MAX_WAITING + 10):
+        pad.accept_blobs(AcceptBlobs(data={"type": "composite", "index": None, "id": f"c{i}", "file": b""},
+                                     files=[("blob", b"png")]))
+    assert len(pad.blob_storage) == MAX_WAITING and pad.blob_storage[f"c{MAX_WAITING + 9}"].composite == b"png"
 
 
 def test_the_browser_gets_the_image_editor_it_knows():

@@ -1,18 +1,21 @@
 """Render the most typical test digit of a few classes in the shipped sample as pen-on-paper images for gr.Examples.
 
-Run once from the repo root: python -m examples.make_examples
+Run once from the repo root: python scripts/make_examples.py
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from digitlab.data import SAMPLE_PATH
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-OUT = Path(__file__).parent
+from digitlab.datasets import sample_path  # noqa: E402
+
+OUT = Path(__file__).resolve().parent.parent / "examples"
 PICKS = {"2": "png", "3": "jpg", "5": "png", "7": "png", "9": "webp"}  # label -> file format
 
 
@@ -23,7 +26,7 @@ def render(view: np.ndarray, size: int = 112, margin: int = 16) -> Image.Image:
 
 
 def main() -> None:
-    with np.load(SAMPLE_PATH) as z:
+    with np.load(sample_path("mnist")) as z:
         images, labels = z["test_images"].astype(np.float32), z["test_labels"]
     for label, fmt in PICKS.items():
         digits = images[labels == int(label)]

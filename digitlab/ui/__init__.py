@@ -1,0 +1,1 @@
+"""The Gradio app: one small builder and handler class per tab, wired in app.py."""

@@ -1,0 +1,131 @@
+"""The app's shared state: its policy, the shipped models, the visitors' sessions, the trainer slot.
+
+Only read-only things are shared between visitors (the shipped models, the policy); everything a
+visitor makes or chooses lives in their Visitor (digitlab.session). Handlers turn package errors
+into gr.Error with a plain message, and check every input a stranger could send.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from digitlab import hub
+from digitlab.hub import shipped_weights
+from digitlab.policy import Policy
+from digitlab.predict import Predictor
+from digitlab.session import ModelChoice, Sessions, Visitor
+
+SHIPPED_TITLES = {"mnist": "Digits 0-9 (MNIST)", "fashion-mnist": "Clothes (Fashion-MNIST)",
+                  "chinese-mnist": "Chinese numerals 零-亿 (Chinese MNIST)", "cifar10": "Photos (CIFAR-10)"}
+
+
+def plain(message: str, limit: int = 400) -> gr.Error:
+    """A visitor's mistake or a refusal, shown as is (cut to `limit`); no traceback in the server log."""
+    message = " ".join(str(message).split())
+    return gr.Error(message if len(message) <= limit else message[: limit - 1] + "…", print_exception=False)
+
+
+def load_predictor(source: str | None, revision: str | None = None, token: str | bool | None = None) -> Predictor:
+    """Predictor.from_pretrained with every failure as a gr.Error in plain words."""
+    try:
+        return Predictor.from_pretrained(source or None, revision or None, token=token)
+    except hub.WeightsError as err:
+        raise plain(str(err)) from err
+    except Exception as err:  # a failure hub.py did not foresee must still read plainly
+        raise plain(f"Could not load weights from {str(source)[:100]!r} ({type(err).__name__}).") from err
+
+
+class Trainer:
+    """One training process at a time for the whole app; a few may wait, the rest are told the lab is busy."""
+
+    def __init__(self, waiting: int):
+        self.slot = threading.Semaphore(1)
+        self.limit = waiting
+        self.waiting = 0
+        self.lock = threading.Lock()
+
+    def join(self) -> int | None:
+        """Join the line: the number of runs ahead, or None when the line is full."""
+        with self.lock:
+            if self.waiting >= self.limit:
+                return None
+            self.waiting += 1
+            return self.waiting - 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.waiting -= 1
+
+
+class Lab:
+    """What every handler needs: the policy, the shipped models, the sessions and the trainer."""
+
+    def __init__(self, policy: Policy | None = None, default: str | Path | Predictor | None = None,
+                 revision: str | None = None):
+        self.policy = policy or Policy()
+        self.shipped = [ModelChoice(f"shipped:{name}", f"{SHIPPED_TITLES.get(name, name)} · shipped",
+                                    Predictor.from_pretrained(folder), str(folder))
+                        for name, folder in shipped_weights().items()]
+        if isinstance(default, Predictor):
+            choice = ModelChoice("default", "The model this app was started with", default, "a model passed in")
+            self.shipped.insert(0, choice)
+        elif default and Path(default).resolve() not in {Path(c.source).resolve() for c in self.shipped}:
+            # the operator's --weights: their own folder or repo, pulled with their own login
+            predictor = load_predictor(str(default), revision)
+            choice = ModelChoice("default", f"{default} · this app's default", predictor, str(default), revision)
+            self.shipped.insert(0, choice)
+        else:
+            mnist = next((c for c in self.shipped if c.source == str(hub.DEFAULT_WEIGHTS)), self.shipped[0])
+            self.shipped.remove(mnist)
+            self.shipped.insert(0, mnist)
+        self.default = self.shipped[0]
+        self.sessions = Sessions(self.policy, self.default)
+        self.trainer = Trainer(self.policy.trainings_waiting)
+
+    def visitor(self, request: gr.Request | None) -> Visitor:
+        return self.sessions.visitor(getattr(request, "session_hash", None))
+
+    def end_session(self, request: gr.Request) -> None:
+        """demo.unload: the tab closed or reloaded; its training stops and its files go."""
+        self.sessions.end(getattr(request, "session_hash", None))
+
+    # -- inputs a stranger could send anything in -----------------------------------------------
+    def text(self, value, what: str) -> str:
+        """A text field's value, stripped; refused when it is not text or longer than the policy allows."""
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise plain(f"The {what} must be text.")
+        value = value.strip()
+        if len(value) > self.policy.max_text:
+            raise plain(f"The {what} is too long: at most {self.policy.max_text} characters.")
+        return value
+
+    @staticmethod
+    def whole(value, what: str, lo: int, hi: int, default: int | None = None) -> int:
+        """A whole number in [lo, hi]; None or "" is `default`; anything else is refused plainly."""
+        if value is None or value == "":
+            if default is None:
+                raise plain(f"Give the {what}: a whole number from {lo} to {hi}.")
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise plain(f"The {what} must be a whole number from {lo} to {hi}, not {str(value)[:20]!r}.") from None
+        if not math.isfinite(number) or number != int(number) or not lo <= number <= hi:
+            raise plain(f"The {what} must be a whole number from {lo} to {hi}, not {str(value)[:20]}.")
+        return int(number)
+
+    @staticmethod
+    def positive(value, what: str, hi: float) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise plain(f"The {what} must be a number, not {str(value)[:20]!r}.") from None
+        if not math.isfinite(number) or not 0 < number <= hi:
+            raise plain(f"The {what} must be above 0 and at most {hi:g}.")
+        return number

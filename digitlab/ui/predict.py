@@ -1,0 +1,209 @@
+"""The Sketch and Upload tabs and the model picker: each visitor's images, read by that visitor's model.
+
+Strokes are predicted in batches on the event loop (gradio's batch=True), which passes a handler one
+request for the whole batch; each sketch names its session by the token the page got at load, and an
+unknown token is answered by the default model. The Predict button and every API call are plain
+events that know their session from Gradio itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from digitlab.imageio import EmptyImageError, ImageError
+from digitlab.plots import view_html
+from digitlab.session import ModelChoice, Visitor
+from digitlab.ui.components import CheckedSlider, RawImage, RawSketchpad
+from digitlab.ui.lab import Lab, plain
+
+SKETCH_HINT = "Draw on the canvas…"
+UPLOAD_HINT = "Upload an image, paste one, or pick a sample below…"
+Prediction = tuple[dict[str, float], str, str]  # label, the model's view (HTML), hint (Markdown)
+CANVAS, PEN = 448, 14  # canvas pixels; brush radius: a felt pen, thick enough to survive the cut to 28 px
+INKS = ["#000000", "#1f3fbf", "#c0392b", "#1e8449"]  # any ink reads: black, blue, red, green
+MAX_K = 50
+
+
+def describe(choice: ModelChoice) -> str:
+    """The header line: which model answers, what it reads and where it came from."""
+    model, spec = choice.predictor.model, choice.predictor.spec
+    where = "shipped with digitlab" if choice.shipped else html.escape(choice.source)
+    where += f" at revision {html.escape(choice.revision)}" if choice.revision else ""
+    names = ", ".join(spec.display[:6]) + (", …" if len(spec.display) > 6 else "")
+    return (f"**Active model:** {html.escape(model.arch)} · {model.num_params:,} parameters · reads "
+            f"{html.escape(spec.name)} ({html.escape(names)}) · {where}")
+
+
+def view_label(choice: ModelChoice) -> str:
+    spec = choice.predictor.spec
+    kind = "grey, light on dark" if spec.channels == 1 else "RGB"
+    return f"What the model sees: {spec.size}×{spec.size}, {kind}"
+
+
+class Predictions:
+    """Handlers of the picker, Sketch and Upload; see build() for the wiring."""
+
+    def __init__(self, lab: Lab):
+        self.lab = lab
+
+    # -- the visitor's model ------------------------------------------------------------------
+    def picker(self, visitor: Visitor) -> gr.Dropdown:
+        choices = [(c.title, c.key) for c in visitor.choices(self.lab.shipped)]
+        return gr.Dropdown(choices=choices, value=visitor.active.key)
+
+    def model_outputs(self, visitor: Visitor) -> tuple:
+        """Everything that follows the active model: header, picker, sliders, answer panels."""
+        choice = visitor.active
+        classes = len(choice.predictor.names)
+        k = gr.Slider(maximum=min(classes, MAX_K), value=min(3, classes))
+        view = gr.HTML(value="", label=view_label(choice))
+        return (describe(choice), self.picker(visitor), k, k, {}, {}, view, view)
+
+    def showing_model(self, action: Callable) -> Callable:
+        """`action` (which changes the visitor's active model), then everything that follows the model."""
+
+        @functools.wraps(action)
+        def run(*args):
+            action(*args)
+            request = next((a for a in args if isinstance(a, gr.Request)), None)
+            return self.model_outputs(self.lab.visitor(request))
+
+        return run
+
+    def open_page(self, request: gr.Request) -> tuple:
+        """demo.load: the session's token for batched sketches, and its model everywhere."""
+        visitor = self.lab.visitor(request)
+        return (visitor.token, *self.model_outputs(visitor))
+
+    def choose(self, key: str, request: gr.Request) -> tuple:
+        """Make one of the visitor's models active (a shipped one, one loaded, one trained)."""
+        visitor = self.lab.visitor(request)
+        choice = visitor.find(self.lab.text(key, "model"), self.lab.shipped)
+        if choice is None:
+            raise plain("That model is not in your list; pick one from the menu.")
+        visitor.active = choice
+        return self.model_outputs(visitor)
+
+    # -- Sketch -----------------------------------------------------------------------------------
+    async def predict_sketches(self, sketches: list, ks: list, tokens: list) -> list[list]:
+        """The Sketch tab's strokes, batched (gradio's batch=True): each canvas in one forward pass per model.
+
+        A canvas that cannot be read gets its message in its hint: a gr.Error would fail every sketch
+        in the batch. Async, so it runs on the server's event loop: a canvas costs ~4 ms of CPU, and
+        handing it to a worker thread and back cost more than that (scripts/bench_serve.py).
+        """
+        choices = [self.choice_of(token) for token in tokens]
+        rows: list[Prediction | None] = [None] * len(sketches)
+        views: dict[int, np.ndarray] = {}
+        for i, (sketch, choice) in enumerate(zip(sketches, choices, strict=True)):
+            view = read_sketch(sketch, choice)
+            if isinstance(view, str):
+                rows[i] = ({}, "", view)
+            else:
+                views[i] = view
+        for choice in {id(c): c for c in choices}.values():  # one forward pass per model in the batch
+            mine = [i for i in views if choices[i] is choice]
+            ranked = choice.predictor.rank([views[i] for i in mine], [clamp_k(ks[i]) for i in mine])
+            for i, answer in zip(mine, ranked, strict=True):
+                rows[i] = (answer, view_html(views[i]), "")
+        return [list(column) for column in zip(*rows, strict=True)]
+
+    def choice_of(self, token: Any) -> ModelChoice:
+        visitor = self.lab.sessions.by_token(token if isinstance(token, str) else None)
+        return visitor.active if visitor is not None else self.lab.default
+
+    def predict_sketch(self, sketch: dict | None, k: float = 3, request: gr.Request = None) -> Prediction:
+        """One canvas, by the visitor's model: the API's /predict_sketch and the Predict button."""
+        choice = self.lab.visitor(request).active
+        k = self.lab.whole(k, "number of answers (top-k)", 1, MAX_K, default=3)
+        view = read_sketch(sketch, choice)
+        if isinstance(view, str):
+            return {}, "", view
+        return choice.predictor.rank([view], [k])[0], view_html(view), ""
+
+    # -- Upload -----------------------------------------------------------------------------------
+    def predict_upload(self, image: str | dict | None, k: float = 3, request: gr.Request = None) -> tuple:
+        """An uploaded file (its stored path; RawImage checked it). A file that cannot be read keeps its
+        reason on screen in the hint, and the picture is cleared, so no broken image stays."""
+        choice = self.lab.visitor(request).active
+        k = self.lab.whole(k, "number of answers (top-k)", 1, MAX_K, default=3)
+        if image is None:
+            return {}, "", UPLOAD_HINT, gr.skip()
+        try:
+            if isinstance(image, dict):
+                raise ImageError(image.get("error") or "This upload cannot be read; upload the image again.")
+            answer, view = choice.predictor.predict_view(image, k)
+        except EmptyImageError as err:
+            return {}, "", f"**{err}**", gr.skip()
+        except ImageError as err:
+            gr.Warning(str(err))  # the pop-up fades; the hint keeps the reason on screen
+            return {}, "", f"**Could not read that file.** {err}", None
+        return answer, view_html(view), "", gr.skip()
+
+
+def clamp_k(k: Any) -> int:
+    """A batched sketch's top-k: a bad value cannot fail the batch, so it is clamped."""
+    try:
+        return max(1, min(int(float(k)), MAX_K))
+    except (TypeError, ValueError, OverflowError):
+        return 3
+
+
+def read_sketch(sketch: dict | None, choice: ModelChoice) -> np.ndarray | str:
+    """A canvas as the view the model reads, or what to tell the visitor instead."""
+    if not sketch:
+        return SKETCH_HINT
+    if "error" in sketch:
+        return str(sketch["error"])
+    try:
+        return choice.predictor.prepare(sketch)
+    except EmptyImageError:
+        return SKETCH_HINT
+    except ImageError as err:
+        return str(err)
+
+
+def answer_panel(tab: str, hint: str) -> tuple[gr.Markdown, gr.Label, gr.HTML, gr.Slider]:
+    """The Sketch and Upload tabs show the same things: the hint, the top-k, the model's view."""
+    hint_md = gr.Markdown(hint, elem_id=f"{tab}-hint")
+    label = gr.Label(label="Top answers", num_top_classes=None, elem_id=f"{tab}-label")
+    view = gr.HTML(label="What the model sees", show_label=True, container=True, min_height=250,
+                   elem_id=f"{tab}-view")  # an inline <img>: plots.view_html
+    k = CheckedSlider(1, 10, value=3, step=1, label="How many answers (top-k)", elem_id=f"{tab}-k")
+    return hint_md, label, view, k
+
+
+def sketchpad(elem_id: str, width: int, height: int, label: str, visible: bool = True) -> RawSketchpad:
+    # The handler gets the encoded images, undecoded; the Predictor reads the composite.
+    return RawSketchpad(canvas_size=(width, height), layers=False, transforms=(), height=height + 110,
+                        brush=gr.Brush(colors=INKS, default_color=INKS[0], color_mode="defaults", default_size=PEN),
+                        label=label, elem_id=elem_id, visible=visible)
+
+
+def build_sketch(p: Predictions) -> dict[str, Any]:
+    with gr.Row():
+        with gr.Column(scale=3):
+            sketch = sketchpad("sketch", CANVAS, CANVAS, "Draw one digit (or letter, or shape), large and centred")
+            with gr.Row():
+                clear = gr.Button("Clear", elem_id="sketch-clear")
+                button = gr.Button("Predict", variant="primary", elem_id="sketch-predict")
+        with gr.Column(scale=2):
+            hint, label, view, k = answer_panel("sketch", SKETCH_HINT)
+    return dict(sketch=sketch, clear=clear, button=button, hint=hint, label=label, view=view, k=k)
+
+
+def build_upload(examples: list[str]) -> dict[str, Any]:
+    with gr.Row():
+        with gr.Column(scale=3):
+            upload = RawImage(type="filepath", sources=["upload", "clipboard"], height=CANVAS,
+                              label="A photo or scan (PNG, JPG, WebP, GIF, BMP)", elem_id="upload")
+            gr.Examples(examples, inputs=upload, label="Samples: MNIST test digits")
+        with gr.Column(scale=2):
+            hint, label, view, k = answer_panel("upload", UPLOAD_HINT)
+    return dict(upload=upload, hint=hint, label=label, view=view, k=k)

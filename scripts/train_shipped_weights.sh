@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Retrain the shipped models on the full datasets (CPU; times are for 2 cores, see weights/*/README.md).
+# Usage: bash scripts/train_shipped_weights.sh [DATA_DIR] [DATASET...]   (default: ../shared/data, all four)
+# Each model lands in weights/<dataset>/ with its card, its per-epoch log and its evaluation.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data="${1:-../shared/data}"
+shift || true
+datasets=("${@:-mnist fashion-mnist chinese-mnist cifar10}")
+
+train() {  # dataset, data path, then the train flags
+  local name=$1 path=$2
+  shift 2
+  mkdir -p "weights/$name"
+  python -m digitlab train --dataset "$name" --data-dir "$path" --out "weights/$name" --json "$@" \
+    | tee "weights/$name/training_log.jsonl"
+  python -m digitlab eval --dataset "$name" --data-dir "$path" --weights "weights/$name" \
+    | tee "weights/$name/evaluation.txt"
+}
+
+for name in ${datasets[*]}; do
+  case $name in
+    mnist) train mnist "$data/mnist" --preset accurate ;;
+    fashion-mnist) train fashion-mnist "$data/fashion_mnist" --preset photos --epochs 16 ;;
+    chinese-mnist) train chinese-mnist "$data/chinese_mnist/chinese_mnist_jpg.tar.gz" --preset accurate --epochs 15 ;;
+    cifar10) train cifar10 "$data/cifar10/cifar10_jpg.tar.gz" --preset photos --epochs 10 ;;
+    *) echo "unknown dataset $name" >&2; exit 2 ;;
+  esac
+done
