@@ -33,27 +33,43 @@ EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("dig
 # server CPU each than one by one. Uploads, maybe large photos, run on worker threads.
 SKETCH_BATCH, UPLOAD_CONCURRENCY = 32, 2
 TRAIN_CONCURRENCY = 8  # train handlers at once: one trains, the rest wait in the lab's own short line
-# The Sketchpad starts, and restarts after every clear, with no tool selected: pick the Brush then,
-# so the first stroke draws. A tool the visitor picked (the eraser) is left alone.
-SELECT_BRUSH = """() => {
-  const select = (tries) => {
-    const brush = document.querySelector('#sketch button[aria-label="Brush"]');
+# The Sketchpads start, and restart after every clear, with no tool selected: pick the Brush then,
+# so the first stroke draws (a tool the visitor picked, the eraser, is left alone). The pen-size
+# pop-up is a bare slider: it gets a label (CSS) and its value in px.
+CANVAS_JS = """() => {
+  const pads = ['#sketch'];
+  const select = (pad, tries) => {
+    const brush = document.querySelector(pad + ' button[aria-label="Brush"]');
     if (brush && !brush.classList.contains('highlight')) brush.click();
-    else if (!brush && tries > 0) setTimeout(() => select(tries - 1), 100);
+    else if (!brush && tries > 0) setTimeout(() => select(pad, tries - 1), 100);
   };
-  select(100);
+  pads.forEach((pad) => select(pad, 100));
   document.addEventListener('click', (e) => {
-    if (e.target.closest('#sketch button[aria-label="Clear canvas"]')) {
-      for (const ms of [100, 400, 1000]) setTimeout(() => select(0), ms);
+    for (const pad of pads) {
+      if (e.target.closest(pad + ' button[aria-label="Clear canvas"]')) {
+        for (const ms of [100, 400, 1000]) setTimeout(() => select(pad, 0), ms);
+      }
     }
   }, true);
+  const labelPenSize = () => document.querySelectorAll('.size_picker input[type=range]').forEach((input) => {
+    if (input.dataset.labelled) return;
+    input.dataset.labelled = '1';
+    const value = document.createElement('output');
+    value.className = 'pen-size';
+    const show = () => { value.textContent = input.value + ' px'; };
+    input.addEventListener('input', show);
+    show();
+    input.after(value);
+  });
+  new MutationObserver(labelPenSize).observe(document.body, {childList: true, subtree: true});
 }"""
 # The big Clear button presses the canvas's own trash button, which clears every time (a
 # ClearButton resets the value once; after that the value is already empty and nothing happens).
 CLEAR_SKETCH = """() => { document.querySelector('#sketch button[aria-label="Clear canvas"]')?.click(); }"""
 CSS = """
 #active-model p { font-size: 0.95em; }
-#sketch-k input[type=number], #upload-k input[type=number] { width: 4em; }
+.size_picker .wrap::before { content: "Pen size"; font-size: var(--text-sm); margin-right: 8px; white-space: nowrap; }
+.size_picker output.pen-size { font-size: var(--text-sm); min-width: 3.5em; margin-left: 8px; }
 """
 
 
@@ -84,7 +100,7 @@ def build_app(lab_or_source: Lab | Predictor | str | Path | None = None, revisio
 
         model_outputs = [active, picker, s["k"], u["k"], s["label"], u["label"], s["view"], u["view"]]
         demo.load(preds.open_page, None, [token, *model_outputs], api_visibility="private")
-        demo.load(None, js=SELECT_BRUSH)
+        demo.load(None, js=CANVAS_JS)
         demo.unload(lab.end_session)
         picker.input(preds.choose, picker, model_outputs, api_name="choose_model")
 
@@ -99,6 +115,7 @@ def build_app(lab_or_source: Lab | Predictor | str | Path | None = None, revisio
         gr.on([u["upload"].change, u["k"].change], preds.predict_upload, [u["upload"], u["k"]],
               [u["label"], u["view"], u["hint"], u["upload"]], api_name="predict_upload", concurrency_id="upload",
               concurrency_limit=UPLOAD_CONCURRENCY, **predict_opts)
+        u["upload"].clear(lambda: predict.UPLOAD_HINT, None, u["hint"], api_visibility="private", queue=False)
 
         # Train
         t["dataset"].change(lambda name: (gr.File(visible=name == "folder"), gr.Radio(visible=name == "folder"),
@@ -156,6 +173,10 @@ def launch(source: Predictor | str | Path | None = None, revision: str | None = 
     demo = build_app(lab)
     launch_kwargs.setdefault("max_file_size", max(MAX_BYTES, policy.max_zip_bytes))
     launch_kwargs.setdefault("state_session_capacity", policy.max_sessions)
+    launch_kwargs.setdefault("css", CSS)
+    # Gradio's run history can save a visitor's runs to a Hub bucket with the host's own saved login
+    # (gradio.history.resolve_token): strangers get none of it.
+    launch_kwargs.setdefault("run_history", not policy.public)
     demo.launch(app_kwargs={"routes": json_routes(lambda: lab.default.predictor),
                             "middleware": body_limits(policy)}, **launch_kwargs)
     return demo

@@ -1,14 +1,20 @@
-"""A person in a real browser: open the lab, draw a 7 with the mouse, read the answer.
+"""A person in a real browser: what they see after drawing, clearing, training and uploading.
 
-Drives Debian's chromium with Playwright (CI installs it); skipped only where it is absent.
+Drives Debian's chromium with Playwright (CI installs it); skipped only where it is absent. The
+assertions look at what is on screen: the canvas's pixels, the SVG marks the plots draw, the
+words left in the hint, never only at what the server returned.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import app
 from tests.conftest import free_port
@@ -17,6 +23,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 ANSWER = '#sketch-label [data-testid="label-output-value"]'
+SEVEN = [[(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)]]
+ONE = [[(0.5, 0.2), (0.5, 0.8)]]
+ZERO = [[(0.5 + 0.2 * np.sin(t), 0.5 - 0.3 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 24)]]
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 
@@ -44,28 +53,41 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, url):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(20_000)
+def page(browser, url, tmp_path):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(30_000)
     page.goto(url, wait_until="domcontentloaded")  # the event stream never lets "networkidle" settle
     page.wait_for_selector("#sketch canvas")
     try:
         yield page
     finally:
+        page.screenshot(path=tmp_path / "last.png", full_page=True)
         page.close()
 
 
-def draw(page, points: list[tuple[float, float]]) -> None:
-    """One mouse stroke through `points`, given as fractions of the canvas box."""
-    box = page.locator("#sketch canvas").first.bounding_box()
+def canvas_box(page, pad: str = "#sketch") -> dict:
+    return page.locator(f"{pad} canvas").first.bounding_box()
+
+
+def draw(page, strokes: list[list[tuple[float, float]]], pad: str = "#sketch") -> None:
+    """Mouse strokes through points given as fractions of the white sheet in the canvas area."""
+    box = canvas_box(page, pad)
     side = min(box["width"], box["height"]) * 0.8  # the white sheet sits centred in the canvas area
     x0, y0 = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
-    xy = [(x0 + fx * side, y0 + fy * side) for fx, fy in points]
-    page.mouse.move(*xy[0])
-    page.mouse.down()
-    for bx, by in xy[1:]:
-        page.mouse.move(bx, by, steps=3)  # few events: each one repaints the canvas
-    page.mouse.up()
+    for points in strokes:
+        xy = [(x0 + fx * side, y0 + fy * side) for fx, fy in points]
+        page.mouse.move(*xy[0])
+        page.mouse.down()
+        for bx, by in xy[1:]:
+            page.mouse.move(bx, by, steps=3)  # few events: each one repaints the canvas
+        page.mouse.up()
+
+
+def ink_on_canvas(page, pad: str = "#sketch") -> float:
+    """The share of dark pixels in the middle of the canvas, as the screen shows it."""
+    pixels = np.asarray(Image.open(io.BytesIO(page.locator(f"{pad} canvas").first.screenshot())).convert("L"))
+    h, w = pixels.shape
+    return float((pixels[h // 5: -h // 5, w // 5: -w // 5] < 128).mean())
 
 
 def answer_becomes(page, text: str) -> None:
@@ -73,19 +95,21 @@ def answer_becomes(page, text: str) -> None:
                            arg=[ANSWER, text])
 
 
-def test_a_7_drawn_with_the_mouse_is_read_as_7_and_clear_starts_over(page, tmp_path):
-    assert "Draw a digit" in page.inner_text("#sketch-hint")
-    draw(page, [(0.3, 0.25), (0.7, 0.25), (0.45, 0.8)])  # no click on the Brush tool: drawing starts at once
-    answer_becomes(page, "7")
-    page.wait_for_selector("#sketch-view img")  # the 28x28 view the model saw, beside the answer
-    page.screenshot(path=tmp_path / "sketch-7.png", full_page=True)
-
-    page.click("#sketch-clear")
-    page.wait_for_selector(ANSWER, state="detached")
-    assert "Draw a digit" in page.inner_text("#sketch-hint")
-    draw(page, [(0.5, 0.2), (0.5, 0.8)])  # the Brush is still picked after a clear: a 1
-    answer_becomes(page, "1")
-    page.screenshot(path=tmp_path / "sketch-1.png", full_page=True)
+def test_draw_clear_and_draw_again_three_times_each_reads_the_new_drawing_on_an_empty_canvas(page, tmp_path):
+    assert "Draw on the canvas" in page.inner_text("#sketch-hint")  # nobody signed in: drawing just works
+    for round, (digit, strokes) in enumerate([("7", SEVEN), ("1", ONE), ("0", ZERO)], 1):
+        draw(page, strokes)  # no click on the Brush tool: drawing starts at once, also after a clear
+        answer_becomes(page, digit)
+        assert ink_on_canvas(page) > 0.01
+        page.wait_for_selector("#sketch-view img")  # the 28x28 view the model saw, beside the answer
+        page.screenshot(path=tmp_path / f"round-{round}-drawn.png", full_page=True)
+        page.click("#sketch-clear")
+        page.wait_for_selector(ANSWER, state="detached")
+        page.wait_for_function("(sel) => document.querySelector(sel)?.innerText.includes('Draw on the canvas')",
+                               arg="#sketch-hint")
+        time.sleep(0.3)
+        assert ink_on_canvas(page) < 0.001, f"the canvas still shows ink after clear number {round}"
+        assert page.inner_text("#sketch .top-panel").count("100%") == 1  # the zoom stays where it was
 
 
 def test_a_bundled_example_picked_in_the_upload_tab_is_read(page, tmp_path):
@@ -96,4 +120,49 @@ def test_a_bundled_example_picked_in_the_upload_tab_is_read(page, tmp_path):
     page.wait_for_function("(sel) => document.querySelector(sel)?.innerText.trim().length > 0", arg=answer)
     assert page.inner_text(answer).strip() == example.stem.split("_")[1]
     page.wait_for_selector("#upload-view img")
-    page.screenshot(path=tmp_path / "upload.png", full_page=True)
+
+
+def test_an_unreadable_upload_leaves_its_reason_on_screen_and_no_broken_image(page, tmp_path):
+    broken = tmp_path / "digit.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#upload input[type=file]").set_input_files(str(broken))
+    page.wait_for_function("() => document.querySelector('#upload-hint')?.innerText.includes('Could not read')")
+    time.sleep(6)  # longer than a pop-up stays
+    assert "not an image we can read" in page.inner_text("#upload-hint")
+    assert page.locator("#upload img").count() == 0, "a broken-image sliver stayed"
+
+
+def test_stop_with_nothing_running_says_so(page):
+    page.get_by_role("tab", name="Train").click()
+    page.click("#stop-button")
+    page.wait_for_function("() => document.querySelector('#train-status')?.innerText.includes('Nothing is training')")
+
+
+def plot_colours(page, plot: str) -> set[str]:
+    """The stroke colours of the line marks an SVG plot draws (paths with at least one segment)."""
+    return set(page.evaluate("""(sel) => [...document.querySelectorAll(sel + ' svg path')]
+        .filter(p => (p.getAttribute('d') || '').includes('L'))
+        .map(p => p.getAttribute('stroke'))
+        .filter(c => c && c !== 'none' && c !== 'transparent' && c !== '#e4e4e7')""", plot))
+
+
+def test_a_training_draws_its_curves_in_two_colours_and_stop_is_told_apart(page, tmp_path):
+    page.get_by_role("tab", name="Train").click()
+    source = page.locator("#train-source input")
+    source.fill("sample")
+    source.press("Enter")
+    arch = page.locator("#train-arch input")
+    arch.fill("lenet")
+    arch.press("Enter")
+    page.click("#train-button")
+    page.wait_for_function("() => document.querySelector('#train-status')?.innerText.includes('Finished')",
+                           timeout=180_000)
+    assert plot_colours(page, "#loss-plot") >= {"#2563eb", "#f97316"}  # train and test, each a drawn line
+    assert plot_colours(page, "#acc-plot") >= {"#2563eb", "#f97316"}
+    x_axis = page.evaluate("""() => [...document.querySelectorAll('#loss-plot svg [aria-label]')]
+        .map(g => g.getAttribute('aria-label')).find(label => label.startsWith('X-axis'))""")
+    assert x_axis.endswith("with 3 values: 1, 2, 3"), x_axis  # whole epochs, never 1.000000
+    page.screenshot(path=tmp_path / "trained.png", full_page=True)
+    page.click("#stop-button")
+    page.wait_for_function("() => document.querySelector('#train-status')?.innerText.includes('Nothing is training')")

@@ -133,16 +133,15 @@ class Predictions:
         reason on screen in the hint, and the picture is cleared, so no broken image stays."""
         choice = self.lab.visitor(request).active
         k = self.lab.whole(k, "number of answers (top-k)", 1, MAX_K, default=3)
-        if image is None:
-            return {}, "", UPLOAD_HINT, gr.skip()
+        if image is None:  # cleared: by the visitor (upload.clear resets the hint) or after a failure (it stays)
+            return {}, "", gr.skip(), gr.skip()
         try:
             if isinstance(image, dict):
                 raise ImageError(image.get("error") or "This upload cannot be read; upload the image again.")
             answer, view = choice.predictor.predict_view(image, k)
         except EmptyImageError as err:
             return {}, "", f"**{err}**", gr.skip()
-        except ImageError as err:
-            gr.Warning(str(err))  # the pop-up fades; the hint keeps the reason on screen
+        except ImageError as err:  # the reason stays on screen (a pop-up would fade), the picture goes
             return {}, "", f"**Could not read that file.** {err}", None
         return answer, view_html(view), "", gr.skip()
 
@@ -181,7 +180,7 @@ def answer_panel(tab: str, hint: str) -> tuple[gr.Markdown, gr.Label, gr.HTML, g
 
 def sketchpad(elem_id: str, width: int, height: int, label: str, visible: bool = True) -> RawSketchpad:
     # The handler gets the encoded images, undecoded; the Predictor reads the composite.
-    return RawSketchpad(canvas_size=(width, height), layers=False, transforms=(), height=height + 110,
+    return RawSketchpad(canvas_size=(width, height), layers=False, transforms=(), height=height + 62,
                         brush=gr.Brush(colors=INKS, default_color=INKS[0], color_mode="defaults", default_size=PEN),
                         label=label, elem_id=elem_id, visible=visible)
 

@@ -150,7 +150,7 @@ class Training:
 
         def frame(status: str, run: Run | None = None, grid: Any = KEEP) -> tuple:
             """One update of every Train output; the curves only once there are points to draw."""
-            df = curves(records) if records else gr.skip()
+            df = curves(records).astype({"epoch": "str"}) if records else KEEP  # whole epochs on the axis
             if run is None:  # no download or summary before there is a model
                 return ("\n".join(log), df, df, status, None, "", grid,
                         gr.Button(interactive=False, variant="secondary"))
@@ -318,10 +318,13 @@ def build(lab: Lab) -> dict[str, Any]:
         with gr.Column(scale=2):
             status = gr.Markdown(IDLE, elem_id="train-status")
             with gr.Row():
+                # Epochs as ordered categories: the axis reads 1, 2, 3, never 1.000000 or 1.2.
+                epoch_order = [str(e) for e in range(1, lab.policy.max_epochs + 1)]
                 loss_plot = gr.LinePlot(x="epoch", y="loss", color="split", color_map=CURVE_COLOURS, title="Loss",
-                                        height=240, x_title="epoch", elem_id="loss-plot")
+                                        height=240, x_title="epoch", sort=epoch_order, elem_id="loss-plot")
                 acc_plot = gr.LinePlot(x="epoch", y="accuracy", color="split", color_map=CURVE_COLOURS,
-                                       title="Accuracy (%)", height=240, x_title="epoch", elem_id="acc-plot")
+                                       title="Accuracy (%)", height=240, x_title="epoch", sort=epoch_order,
+                                       elem_id="acc-plot")
             log = gr.Textbox(label="Log", lines=6, max_lines=12, interactive=False, autoscroll=True,
                              elem_id="train-log")
             with gr.Row():
