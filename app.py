@@ -166,9 +166,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def launch(source: Predictor | str | Path | None = None, revision: str | None = None, public: bool = False,
-           **launch_kwargs: Any) -> gr.Blocks:
+           policy: Policy | None = None, **launch_kwargs: Any) -> gr.Blocks:
     """Build the lab and serve it: the Blocks, plus POST /api/predict (digitlab.api) on the default model."""
-    policy = Policy(public=public)
+    policy = policy or Policy(public=public)
     lab = Lab(policy, source, revision)
     demo = build_app(lab)
     launch_kwargs.setdefault("max_file_size", max(MAX_BYTES, policy.max_zip_bytes))

@@ -153,18 +153,19 @@ def load_local(folder: str | Path) -> Classifier:
 
 
 def load_model(source: str | Path | None = None, revision: str | None = None,
-               token: str | bool | None = None) -> Classifier:
+               token: str | bool | None = None, local: bool = True) -> Classifier:
     """Load from a local folder, a Hub repo id (at `revision`), or None: the shipped weights.
 
     `token` is only needed for private or gated repos: None uses $HF_TOKEN or the saved login,
-    False sends no token at all (a public app pulling for a visitor who gave none).
+    False sends no token at all (a public app pulling for a visitor who gave none). With
+    `local=False` the source is a Hub repo id only, even where a folder of that name exists.
     """
     if source is None or str(source) == "":
         return load_local(DEFAULT_WEIGHTS)
     path = Path(source).expanduser()
-    if path.is_dir():
+    if local and path.is_dir():
         return load_local(path)
-    if path.exists():
+    if local and path.exists():
         raise WeightsError(f"{source} is a file; give the folder that holds model.safetensors and config.json.")
     try:
         validate_repo_id(str(source))

@@ -52,9 +52,9 @@ class Predictor:
 
     @classmethod
     def from_pretrained(cls, source: str | Path | None = None, revision: str | None = None,
-                        token: str | bool | None = None) -> Predictor:
-        """Load from a local folder or Hub repo id (default: the shipped weights)."""
-        return cls(load_model(source, revision, token=token))
+                        token: str | bool | None = None, local: bool = True) -> Predictor:
+        """Load from a local folder or Hub repo id (default: the shipped weights); see hub.load_model."""
+        return cls(load_model(source, revision, token=token, local=local))
 
     def prepare(self, image: Any) -> np.ndarray:
         """The (C, S, S) uint8 input this model reads for `image`; ImageError when there is none."""

@@ -8,7 +8,6 @@ a push without their token is refused, and a pull without one is anonymous.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -63,9 +62,8 @@ class HubActions:
             except HFValidationError:
                 raise plain(f"{source!r} is not a Hub repo id; this public lab loads models by repo id "
                             "(user/name) only.") from None
-            if Path(source).expanduser().is_absolute() or source.startswith((".", "~")):
-                raise plain("This public lab loads models by Hub repo id only.")
-        predictor = load_predictor(source, revision, token=self.identity(token, oauth_token))
+        predictor = load_predictor(source, revision, token=self.identity(token, oauth_token),
+                                   local=not lab.policy.public)
         key = f"hub:{source}@{revision or 'main'}"
         card = self.card_of(source, revision)
         choice = ModelChoice(key, f"{source}" + (f" @ {revision}" if revision else "") + " · loaded", predictor,

@@ -29,10 +29,11 @@ def plain(message: str, limit: int = 400) -> gr.Error:
     return gr.Error(message if len(message) <= limit else message[: limit - 1] + "…", print_exception=False)
 
 
-def load_predictor(source: str | None, revision: str | None = None, token: str | bool | None = None) -> Predictor:
+def load_predictor(source: str | None, revision: str | None = None, token: str | bool | None = None,
+                   local: bool = True) -> Predictor:
     """Predictor.from_pretrained with every failure as a gr.Error in plain words."""
     try:
-        return Predictor.from_pretrained(source or None, revision or None, token=token)
+        return Predictor.from_pretrained(source or None, revision or None, token=token, local=local)
     except hub.WeightsError as err:
         raise plain(str(err)) from err
     except Exception as err:  # a failure hub.py did not foresee must still read plainly

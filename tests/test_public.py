@@ -1,0 +1,275 @@
+"""A public lab, as strangers use it: two visitors at once, raw HTTP with any payload, the owner's token
+set on the server. Nothing one visitor does changes what another gets; nobody reaches a server file
+or the owner's Hub identity; every run and input is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import torch
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+from safetensors.torch import save as safetensors_bytes
+
+import app
+from digitlab.datasets import load_sample
+from digitlab.models import Classifier
+from digitlab.policy import Policy, decide_public
+from digitlab.ui.hubtab import NEEDS_TOKEN
+from tests import rawgradio
+from tests.conftest import free_port
+
+pytest_plugins = ["tests.hub_server"]
+
+CAP = 25  # seconds a public run may take, in this app
+TRAIN = dict(dataset="mnist", source="sample", upload=None, view="handwriting", arch="lenet", epochs=30,
+             batch_size=16, lr=3e-3, optimizer="adamw", augment=True, seed=0, start="from scratch",
+             freeze="fine-tune everything", compile=False)
+
+
+def train_args(**over) -> list:
+    return list({**TRAIN, **over}.values())
+
+
+@pytest.fixture(scope="module")
+def demo():
+    demo = app.launch(None, policy=Policy(public=True, public_train_seconds=CAP), server_name="127.0.0.1",
+                      server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        yield demo
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def url(demo) -> str:
+    return demo.local_url.rstrip("/")
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory) -> dict[str, Path]:
+    """Sample test digits drawn black on white, one file each."""
+    data, folder = load_sample(), tmp_path_factory.mktemp("digits")
+    out = {}
+    for label in "0127":
+        digit = data.test_images[int((data.test_labels == int(label)).nonzero()[0, 0]), 0].numpy()
+        path = folder / f"digit-{label}.png"
+        Image.fromarray(255 - digit).resize((280, 280)).save(path)
+        out[label] = path
+    return out
+
+
+def sketch(path: Path) -> dict:
+    return {"background": None, "layers": [], "composite": handle_file(str(path))}
+
+
+def answers(client: Client, digits: dict[str, Path]) -> list[dict]:
+    """Every class's confidence for each digit: equal answers, equal model."""
+    return [client.predict(sketch(path), 10, api_name="/predict_sketch")[0] for path in digits.values()]
+
+
+def epochs_logged(job) -> int:
+    outputs = job.outputs()
+    return sum(line.startswith("epoch ") for line in outputs[-1][0].splitlines()) if outputs else 0
+
+
+def status_of(job) -> str:
+    outputs = job.outputs()
+    return outputs[-1][3] if outputs else ""
+
+
+def wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def lenet_files() -> dict[str, bytes]:
+    """A repo's files for a (random) lenet: a model other than the default."""
+    torch.manual_seed(3)
+    model = Classifier("lenet")
+    return {"config.json": json.dumps(model.config()),
+            "model.safetensors": safetensors_bytes({k: v.contiguous() for k, v in model.state_dict().items()})}
+
+
+def test_public_mode_is_on_for_spaces_share_links_and_the_flag(monkeypatch):
+    for name in ("SPACE_ID", "DIGITLAB_PUBLIC"):
+        monkeypatch.delenv(name, raising=False)
+    assert not decide_public() and decide_public(share=True) and not decide_public(share=True, public=False)
+    monkeypatch.setenv("SPACE_ID", "someone/digitlab")
+    assert decide_public()
+    monkeypatch.delenv("SPACE_ID")
+    monkeypatch.setenv("DIGITLAB_PUBLIC", "1")
+    assert decide_public()
+
+
+def test_what_one_visitor_does_changes_nothing_for_another(demo, url, digits, local_hub):
+    local_hub.seed_repo("alice/other-model", lenet_files())
+    a, b = Client(url, verbose=False), Client(url, verbose=False)
+    b_before = answers(b, digits)
+    b_job = b.submit(*train_args(arch="digitnet"), api_name="/train")  # B's run goes on while A does everything
+    wait_for(lambda: epochs_logged(b_job) >= 1, 90, "B's first epoch")
+
+    assert "alice/other-model" in a.predict("alice/other-model", "", "", api_name="/load_weights")[0]
+    assert answers(a, digits) != b_before  # A now reads with another model...
+    assert answers(b, digits) == b_before  # ...and B does not
+    assert a.predict(api_name="/stop_training") == "Nothing is training right now."
+    a_job = a.submit(*train_args(epochs=1, augment=False), api_name="/train")  # waits for B's run to end
+    wait_for(lambda: status_of(a_job).startswith("Waiting for the trainer"), 30, "A's run to wait")
+    before = epochs_logged(b_job)
+    wait_for(lambda: epochs_logged(b_job) > before, 60, "B's run to go on after A's Stop")
+
+    a_result = a_job.result(timeout=180)  # B's run ends at the public time cap; then A's runs
+    assert "Finished" in a_result[3], a_result[3]
+    b_result = b_job.result(timeout=30)
+    assert f"a run on this public lab may take {CAP / 60:.0f} minutes" in b_result[0], b_result[0]
+    assert "Stopped after" in b_result[3]
+    assert "trained here" in a.predict(api_name="/use_trained")[0]
+    assert answers(b, digits) == b_before
+
+    # B cannot reach A's models: what A loaded is not in B's list, and a run's key names B's own run.
+    visitor_a, visitor_b = demo.lab.sessions.visitor(a.session_hash), demo.lab.sessions.visitor(b.session_hash)
+    with pytest.raises(AppError, match="not in your list"):
+        b.predict("hub:alice/other-model@main", api_name="/choose_model")
+    b.predict(visitor_a.runs[-1].choice.key, api_name="/choose_model")
+    assert visitor_b.active is visitor_b.runs[-1].choice and visitor_b.active is not visitor_a.runs[-1].choice
+    assert {c.title for c in visitor_b.choices(demo.lab.shipped)}.isdisjoint(
+        {c.title for c in visitor_a.loaded})
+    zip_in_a_folder = visitor_a.runs[-1].zip_path
+    assert zip_in_a_folder.is_file()
+    with pytest.raises(urllib.error.HTTPError) as err:  # guessing the file's server path gets nothing
+        urllib.request.urlopen(f"{url}/gradio_api/file={zip_in_a_folder}", timeout=10)
+    assert err.value.code in (403, 404)
+
+    # A leaves: A's files go with A's session.
+    folder = visitor_a.folder
+    assert folder.is_dir()
+    a.close()
+    wait_for(lambda: not folder.exists(), 30, "A's folder to be removed")
+    assert a.session_hash not in [v.session for v in demo.lab.sessions._visitors.values()]
+    b.close()
+
+
+def test_a_visitor_acts_on_the_hub_with_their_own_token_never_the_servers(url, local_hub, monkeypatch):
+    owner = local_hub.add_user("owner")
+    local_hub.seed_repo("owner/secret", lenet_files(), private=True)
+    local_hub.seed_repo("owner/public-model", lenet_files())
+    monkeypatch.setenv("HF_TOKEN", owner)  # a Space's secret: the server's own identity
+    visitor = Client(url, verbose=False)
+    with pytest.raises(AppError, match="sign in with Hugging Face or paste a write token"):
+        visitor.predict("owner/public-model", "", False, "active model", api_name="/push_to_hub")
+    with pytest.raises(AppError, match="private and needs a token"):  # pulled anonymously, not as the owner
+        visitor.predict("owner/secret", "", "", api_name="/load_weights")
+    visitor.predict("owner/public-model", "", "", api_name="/load_weights")  # public: fine without a token
+    start = len(local_hub.authorizations)
+    message = visitor.predict("alice/pushed", local_hub.token, False, "active model", api_name="/push_to_hub")
+    assert "alice/pushed" in message
+    sent = set(local_hub.authorizations[start:])
+    assert sent == {f"Bearer {local_hub.token}"}  # exactly the visitor's token, on every request
+    # "Sign in with Hugging Face" hands the handler the visitor's OAuth token; an API caller sends it in the body.
+    done = rawgradio.call(url, "push_to_hub", ["alice/pushed-by-oauth", "", False, "active model"],
+                          oauth_token=local_hub.token)
+    assert done.get("success"), rawgradio.error_of(done)
+    assert all(auth in (None, f"Bearer {local_hub.token}") for auth in local_hub.authorizations)
+    assert not any(owner in (auth or "") for auth in local_hub.authorizations)
+    assert NEEDS_TOKEN.startswith("Pushing needs your own Hub identity")
+    visitor.close()
+
+
+PATHS = ["/dev/zero", "/proc/self/fd/0", "/etc/passwd", str(Path(app.__file__).resolve()), "/nonexistent/x.png",
+         "/root"]
+
+
+@pytest.mark.parametrize("meta", [True, False], ids=["as-FileData", "bare-path"])
+def test_raw_server_paths_are_refused_at_once_in_the_same_words(url, digits, meta):
+    """Whatever path a stranger names, in whatever input, nothing is opened and the answer is the same."""
+    def payload(path: str) -> dict:
+        return {"path": path, "meta": {"_type": "gradio.FileData"}} if meta else {"path": path}
+
+    inputs = {
+        "predict_upload": lambda p: [payload(p), 3],
+        "predict_sketch": lambda p: [{"background": None, "layers": [], "composite": payload(p)}, 3],
+        "train": lambda p: train_args(dataset="folder", upload=payload(p)),
+    }
+    for api_name, make in inputs.items():
+        said = set()
+        for path in PATHS:
+            start = time.monotonic()
+            done = rawgradio.call(url, api_name, make(path))
+            assert time.monotonic() - start < 1.5, (api_name, path)
+            data = (done.get("output") or {}).get("data") or []
+            text = rawgradio.error_of(done) or json.dumps(data[:3])
+            said.add(text.replace(path, "<the path sent>"))  # echoing what was sent reveals nothing
+        assert len(said) == 1, f"{api_name} told paths apart: {said}"
+    client = Client(url, verbose=False)  # and the server goes on serving
+    assert client.predict(sketch(digits["7"]), api_name="/predict_sketch")[0]["label"] == "7"
+    client.close()
+
+
+def test_public_mode_takes_named_data_and_hub_repo_ids_only(url):
+    client = Client(url, verbose=False)
+    with pytest.raises(AppError, match="named data only"):
+        client.predict(*train_args(source="/tmp"), api_name="/train")
+    for source in ("/tmp", "~/models", "./weights", "../shared"):
+        with pytest.raises(AppError, match="repo id"):
+            client.predict(source, "", "", api_name="/load_weights")
+    with pytest.raises(AppError, match="Hub"):  # a repo id that is also a folder here is looked up on the Hub
+        client.predict("weights/mnist", "", "", api_name="/load_weights")
+    client.close()
+
+
+def test_one_training_per_visitor_and_it_ends_when_they_leave(demo, url):
+    client = Client(url, verbose=False)
+    job = client.submit(*train_args(), api_name="/train")
+    wait_for(lambda: epochs_logged(job) >= 1, 90, "the first epoch")
+    with pytest.raises(AppError, match="already have a training running"):
+        client.predict(*train_args(), api_name="/train")
+    visitor = demo.lab.sessions.visitor(client.session_hash)
+    process = visitor.job.proc
+    client.close()  # the tab closes: the run is killed, not left to use the CPU
+    wait_for(lambda: process.poll() is not None, 20, "the training process to end")
+
+
+def test_long_inputs_and_huge_requests_are_refused_plainly(url):
+    client = Client(url, verbose=False)
+    with pytest.raises(AppError, match="too long: at most 200 characters") as err:
+        client.predict("a" * 5_000_000, "", "", api_name="/load_weights")
+    assert len(str(err.value)) < 300  # never echoed back
+    client.close()
+    host, port = url.split("//")[1].split(":")
+    for path in ("/gradio_api/queue/join", "/gradio_api/component_server", "/gradio_api/upload"):
+        with socket.create_connection((host, int(port)), timeout=10) as sock:  # the headers, not a byte of body
+            sock.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path.encode(), 30 * 2**20))
+            answer = b""
+            while b"larger than" not in answer and (chunk := sock.recv(65536)):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 413") and b"larger than 21 MB" in answer, (path, answer[:200])
+
+
+def test_the_queue_and_the_sessions_are_bounded(demo):
+    policy = demo.lab.policy
+    assert demo._queue.max_size == policy.queue_size
+    assert demo.state_session_capacity == policy.max_sessions
+    assert not demo.run_history  # gradio's run history could save runs with the host's login
+
+
+def test_sign_in_with_hugging_face_appears_only_where_it_works(monkeypatch):
+    from gradio import LoginButton
+
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("OAUTH_CLIENT_ID", raising=False)
+    local = app.build_app(policy=Policy(public=True))
+    assert not any(isinstance(b, LoginButton) for b in local.blocks.values())  # no Space: no button to crash on
+    monkeypatch.setenv("SPACE_ID", "someone/digitlab")
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "client-id")
+    space = app.build_app(policy=Policy(public=True))
+    assert any(isinstance(b, LoginButton) for b in space.blocks.values())
