@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from digitlab.imageio import EmptyImageError, check_size, pixels_of, squeeze
+from digitlab.imageio import EmptyImageError, ImageError, check_size, pixels_of, squeeze
 
 PAGE = 128  # px, long side of the page pass (nearest sampling: cheap at any input size)
 # Stroke width as stroke_width() measures MNIST test digits upscaled to 60 px (3x the 20 px box):
@@ -61,12 +61,17 @@ def read_glyph(a: np.ndarray, frame: Frame = MNIST_FRAME) -> np.ndarray:
 def glyph_ink(a: np.ndarray, frame: Frame = MNIST_FRAME) -> np.ndarray:
     """Soft ink (0..1) of the glyph, long side frame.fine px, strokes normalised; before the fit."""
     page = find_page(a)
-    if page.sheet:  # a photo of a sheet on a desk: the "ink" found is the sheet; read inside it
+    if page.sheet:  # maybe a photo of a sheet on a desk: the "ink" found is the sheet; read inside it
         y0, y1, x0, x1 = (v * page.step for v in page.bbox)
         dy, dx = (y1 - y0) // 20, (x1 - x0) // 20  # clear of the sheet's edge and its shadow
-        a = a[y0 + dy:y1 - dy, x0 + dx:x1 - dx]
-        check_size((a.shape[1], a.shape[0]))
-        page = find_page(a)
+        inside = a[y0 + dy:y1 - dy, x0 + dx:x1 - dx]
+        try:
+            check_size((inside.shape[1], inside.shape[0]))
+            a, page = inside, find_page(inside)
+        except EmptyImageError:
+            pass  # nothing written inside: the solid block is the glyph itself (a thick 1 cut out close)
+        except ImageError:
+            pass  # too small to be a sheet with writing on it: the glyph itself, cut out close
     return normalise_strokes(read_digit(a, page, frame.fine), frame)
 
 
@@ -91,6 +96,7 @@ class Page:
     bbox: tuple[int, int, int, int]  # y0, y1, x0, x1 of the digit in page pixels, ends exclusive
     stroke: float  # mean stroke width in page pixels
     sheet: bool  # the "digit" is a solid block: a sheet of paper on a desk, with the digit on it
+    ink: np.ndarray  # (H, W) bool at page scale: every pixel over the threshold, specks included
 
 
 def find_page(a: np.ndarray) -> Page:
@@ -114,7 +120,9 @@ def read_page(pixels: np.ndarray, step: int) -> Page:
     a, matte = drop_alpha(as_float(pixels))
     background, light_ref = estimate_background(a)
     d = ink_distance(a, background, light_ref)
-    noise = float(np.median(border(d)))
+    # The paper's own spread, from the quarter of the border nearest the background: ink that
+    # touches the border (a digit cut out close to it) must not pass for noise.
+    noise = float(np.percentile(border(d), 25))
     if d.max() < 0.05 + 6 * noise:
         raise EmptyImageError(BLANK_IMAGE)
     threshold = max(otsu(d), 0.03 + 3 * noise)
@@ -127,7 +135,7 @@ def read_page(pixels: np.ndarray, step: int) -> Page:
     stroke = stroke_width(in_digit.astype(np.float32))
     inside = in_digit[bbox[0]:bbox[1], bbox[2]:bbox[3]]
     sheet = inside.size > 0.2 * d.size and inside.mean() > 0.85  # no digit fills its own box
-    return Page(step, matte, background, light_ref, noise, threshold, keep, cell, bbox, stroke, sheet)
+    return Page(step, matte, background, light_ref, noise, threshold, keep, cell, bbox, stroke, sheet, mask)
 
 
 def as_float(pixels: np.ndarray) -> np.ndarray:
@@ -162,12 +170,29 @@ def border(a: np.ndarray, width: int = 2) -> np.ndarray:
                            a[width:-width, :width].reshape(-1, *tail), a[width:-width, -width:].reshape(-1, *tail)])
 
 
+SMALL = 64  # px: an image this small is a scan or a cut-out, not a photo with lighting to follow
+
+
 def estimate_background(a: np.ndarray) -> tuple[np.ndarray, float]:
-    """Background colour from the border; a smooth field instead when the border is uneven."""
+    """Background colour from the border; a smooth field instead when the border is uneven.
+
+    A small image whose border is uneven is a glyph cut out close to its ink, not a photo: its
+    paper is the side of the two tones its corners show (a glyph seldom fills a corner of its
+    own box), or, where they disagree, the side most of its pixels show.
+    """
     ring = border(a)
     q25, q75 = np.percentile(ring.mean(-1), [25, 75])
     if q75 - q25 < 0.04:  # canvas, scan, clean upload
         return np.median(ring, axis=0).astype(np.float32), 1.0
+    if max(a.shape[:2]) <= SMALL:
+        lum = a.mean(-1)
+        light = lum > otsu(lum)
+        k = max(1, min(lum.shape) // 8)
+        corners = np.concatenate([light[:k, :k].ravel(), light[:k, -k:].ravel(), light[-k:, :k].ravel(),
+                                  light[-k:, -k:].ravel()])
+        vote = corners.mean() if abs(corners.mean() - 0.5) > 0.1 else light.mean()
+        paper = light if vote >= 0.5 else ~light
+        return np.median(a[paper], axis=0).astype(np.float32), 1.0
     field = background_field(a)
     return field, max(float(np.median(field.mean(-1))), 0.15)
 

@@ -15,10 +15,12 @@ import torch
 from torch.fx.experimental.optimization import fuse
 
 from digitlab.hub import load_model
+from digitlab.imageio import EMPTY_CANVAS, EmptyImageError, ImageError, is_sketch, read_pixels
 from digitlab.models import Classifier
+from digitlab.numbers import NumberReader, NumberReading
 from digitlab.spec import DatasetSpec
 from digitlab.threads import one_thread
-from digitlab.views import prepare
+from digitlab.views import prepare, read_sketch
 
 
 def top_k(probs: torch.Tensor, names: Sequence[str], k: int) -> dict[str, float]:
@@ -85,3 +87,23 @@ class Predictor:
         if not views:
             return []
         return [top_k(p, self.names, k) for p, k in zip(self.probabilities(views), ks, strict=True)]
+
+    def read_number(self, image: Any, k: int = 3) -> NumberReading:
+        """The number written in a row on `image` (a canvas, a photo, a scan); "" when nothing is written.
+
+        ImageError for an image that cannot be read, or a model that does not read handwriting.
+        """
+        if self.spec.view != "glyph":
+            raise ImageError(f"Reading a number needs a handwriting model; this one reads {self.spec.name} photos.")
+        reader = NumberReader(self.spec, lambda views: self.probabilities(views).numpy())
+
+        def read(pixels: np.ndarray) -> NumberReading:
+            reading = reader.read(pixels, k)
+            if not reading.digits:
+                raise EmptyImageError(EMPTY_CANVAS)
+            return reading
+
+        try:
+            return read_sketch(image, read) if is_sketch(image) else read(read_pixels(image))
+        except EmptyImageError:
+            return NumberReading("", 0.0, [])

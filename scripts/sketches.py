@@ -205,12 +205,69 @@ def coloured(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return to_u8(page)
 
 
-def photo(glyph: np.ndarray, rng: np.random.Generator) -> bytes:
-    """A phone photo of the glyph on paper: light gradient, shadow, tilt, blur, noise, JPEG, EXIF."""
+def number_ink(glyphs: list[np.ndarray], rng: np.random.Generator, height: int) -> np.ndarray:
+    """Glyph ink maps written in a row as a person writes a number: gaps from wide to none (boxes
+    overlapping a little), a wavy baseline and mixed sizes. Float ink map with a margin around it."""
+    spacing = rng.choice(["wide", "normal", "tight", "none", "overlap"])
+    gap = {"wide": (0.35, 0.7), "normal": (0.1, 0.35), "tight": (0.02, 0.1), "none": (-0.02, 0.02),
+           "overlap": (-0.12, -0.03)}[spacing]
+    wave, period, phase = rng.uniform(0, 0.12) * height, rng.uniform(2, 6) * height, rng.uniform(0, 2 * np.pi)
+    scaled = []
+    for g in glyphs:
+        h = max(8, round(height * rng.uniform(0.8, 1.2)))
+        w = max(2, round(g.shape[1] * h / g.shape[0]))
+        scaled.append(np.asarray(Image.fromarray(g).resize((w, h), Image.Resampling.BILINEAR)))
+    margin = height // 3
+    x, placed = margin, []
+    for g in scaled:
+        y = margin + round(wave * np.sin(2 * np.pi * x / period + phase)) + (round(1.2 * height) - g.shape[0])
+        placed.append((x, y, g))
+        x += g.shape[1] + round(rng.uniform(*gap) * height)
+    width = max(px + g.shape[1] for px, _, g in placed) + margin
+    page = np.zeros((round(1.2 * height) + 2 * margin + round(wave) + 2, width), np.float32)
+    for px, py, g in placed:
+        py = max(0, py)
+        region = page[py:py + g.shape[0], px:px + g.shape[1]]
+        np.maximum(region, g[: region.shape[0], : region.shape[1]], out=region)
+    return page
+
+
+def tight_crop(glyph: np.ndarray, rng: np.random.Generator) -> np.ndarray | bytes:
+    """A glyph cut out close to its ink, as small scans are (USPS's 16x16, a box cut from a form).
+
+    Cropped to the ink with a 0-2 px margin, its long side 16-28 px, centred on a square of paper;
+    dark on light or light on dark; a third of them JPEG-compressed. RGB uint8, or JPEG bytes.
+    """
+    rows, cols = np.flatnonzero(glyph.max(1) > 0.1), np.flatnonzero(glyph.max(0) > 0.1)
+    ink = glyph[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    side, margin = int(rng.integers(16, 29)), int(rng.integers(0, 3))
+    scale = (side - 2 * margin) / max(ink.shape)
+    shape = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+    small = np.asarray(Image.fromarray(ink.astype(np.float32)).resize(shape, Image.Resampling.BILINEAR))
+    page = np.zeros((side, side), np.float32)
+    y, x = (side - small.shape[0]) // 2, (side - small.shape[1]) // 2
+    page[y:y + small.shape[0], x:x + small.shape[1]] = np.clip(small, 0, 1)
+    paper, pen = (rng.uniform(0.8, 1.0), rng.uniform(0.0, 0.3)) if rng.random() < 0.6 else \
+        (rng.uniform(0.0, 0.2), rng.uniform(0.7, 1.0))
+    grey = to_u8(paper * (1 - page) + pen * page)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    if rng.random() < 1 / 3:
+        out = io.BytesIO()
+        Image.fromarray(rgb).save(out, "JPEG", quality=int(rng.integers(50, 91)))
+        return out.getvalue()
+    return rgb
+
+
+def photo(glyph: np.ndarray, rng: np.random.Generator, fill: tuple[float, float] = (0.3, 0.8)) -> bytes:
+    """A phone photo of the glyph on paper: light gradient, shadow, tilt, blur, noise, JPEG, EXIF.
+
+    The glyph's long side is `fill` of the photo's short side: a digit, or a number framed as people
+    frame one (wide ones get a landscape photo).
+    """
     w, h = [(640, 480), (800, 600), (1024, 768), (1280, 960), (1600, 1200)][int(rng.integers(5))]
-    if rng.random() < 0.5:
+    if rng.random() < 0.5 and glyph.shape[1] < 1.5 * glyph.shape[0]:
         w, h = h, w
-    scale = rng.uniform(0.3, 0.8) * min(w, h) / max(glyph.shape)
+    scale = min(rng.uniform(*fill) * min(w, h) / max(glyph.shape), 0.9 * w / glyph.shape[1])
     shape = (max(1, round(glyph.shape[1] * scale)), max(1, round(glyph.shape[0] * scale)))
     glyph = np.asarray(Image.fromarray(glyph).resize(shape, Image.Resampling.BILINEAR))
     tilt = Image.fromarray(place(glyph, rng, (h, w), margin=max(h, w) // 12)).rotate(

@@ -471,3 +471,40 @@ def test_an_800px_sketch_is_preprocessed_in_milliseconds():
         to_mnist(value)
         times.append(time.perf_counter() - start)
     assert np.median(times) < 0.02  # ~1 ms on a laptop core; 20x headroom for busy CI machines
+
+
+# ---------------------------------------------------------------- glyphs cut out close to their ink
+
+
+def tight(digit: np.ndarray, side: int, margin: int = 0, dark_on_light: bool = True, bold: int = 0) -> np.ndarray:
+    """A digit cropped to its ink (with `margin` px), its long side fitted to `side` on a square of paper."""
+    ink = digit.astype(np.float32) / 255
+    if bold:
+        ink = np.asarray(Image.fromarray(ink).filter(ImageFilter.MaxFilter(bold)))
+    rows, cols = np.flatnonzero(ink.max(1) > 0.1), np.flatnonzero(ink.max(0) > 0.1)
+    ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    scale = (side - 2 * margin) / max(ink.shape)
+    small = np.asarray(Image.fromarray(ink).resize((max(1, round(ink.shape[1] * scale)),
+                                                    max(1, round(ink.shape[0] * scale))), Image.BILINEAR))
+    page = np.zeros((side, side), np.float32)
+    y, x = (side - small.shape[0]) // 2, (side - small.shape[1]) // 2
+    page[y:y + small.shape[0], x:x + small.shape[1]] = np.clip(small, 0, 1)
+    page = 1 - page if dark_on_light else page
+    return (page * 255 + 0.5).astype(np.uint8)
+
+
+def test_a_16px_one_cut_out_close_to_its_ink_is_read_not_refused():
+    """A narrow 1 filling the height of a 16x16 scan once read as a 'sheet' and was cut to 4x16 px."""
+    view = to_mnist(tight(ONE, 16))
+    assert_mnist_like(view)
+    assert corr(view, ONE) > 0.6
+
+
+@pytest.mark.parametrize("dark_on_light", [True, False], ids=["dark-on-light", "light-on-dark"])
+@pytest.mark.parametrize("side", [16, 20, 28])
+def test_bold_digits_that_touch_every_edge_are_read_in_either_polarity(side, dark_on_light):
+    """Thick strokes on the border once passed for the paper's noise: 'the image looks blank'."""
+    for digit in (ZERO, DIGITS[7], TWO):  # 0, 9, 2: round, tall, a base that spans the width
+        view = to_mnist(tight(digit, side, dark_on_light=dark_on_light, bold=5))
+        assert_mnist_like(view)
+        assert corr(view, digit) > 0.5

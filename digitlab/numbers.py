@@ -1,0 +1,242 @@
+"""A row of handwritten digits -> the number: each digit found, boxed and read by the model.
+
+The page is read once (digitlab.glyph's background and ink threshold, at a resolution that keeps
+strokes of small digits), the ink's connected parts are grouped into digits (parts that share most
+of their width are one digit: a 5's flag, a 4 or a 7 written in two strokes), and a part wider than
+a digit is tall is tried whole and cut at the valleys of its ink, keeping the reading the model is
+surest of (touching digits). Each digit is then re-read at full resolution with only its own ink,
+through the model's glyph view, and all of them go through the model in one batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from digitlab.glyph import Frame, Page, fit_and_centre, label_cells, normalise_strokes, read_digit, read_page, resample
+from digitlab.imageio import EmptyImageError
+from digitlab.spec import DatasetSpec
+
+NUMBER_PAGE = 256  # px, long side of the page pass for a number: digits stay ~40 px wide at 6 in a row
+SPECK = 0.04  # parts with less ink than this share of the largest are dirt, not strokes
+SAME_DIGIT = 0.5  # parts that share this much of the narrower one's width belong to one digit
+FRAGMENT = 0.5  # parts less tall than this share of a digit's height are pieces of the digit beside them
+WIDE = 1.1  # a part this much wider than a digit is tall may be digits that touch
+TWO_DIGITS = 1.3  # a part this much wider is likely two digits: cut it if the model reads two surer
+SURE = 0.95  # a part the model reads this surely as one digit is one digit
+
+
+@dataclass
+class DigitReading:
+    label: str  # the class's label ("7", "七"): what the number is made of
+    name: str  # its display name ("7", "七 (7)")
+    confidence: float
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the input's pixels, ends exclusive
+    top: dict[str, float] = field(default_factory=dict)  # the top-k, by display name
+    view: np.ndarray | None = field(default=None, repr=False)  # what the model read
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "confidence": round(self.confidence, 6), "box": list(self.box),
+                "top": self.top}
+
+
+@dataclass
+class NumberReading:
+    number: str  # the digits' labels in reading order, "" when nothing was written
+    confidence: float  # the product of the digits' confidences: how sure the whole reading is
+    digits: list[DigitReading]
+
+    def as_dict(self) -> dict:
+        return {"number": self.number, "confidence": round(self.confidence, 6),
+                "digits": [d.as_dict() for d in self.digits]}
+
+
+@dataclass(eq=False)
+class Region:
+    """A candidate digit: its mask at page scale within the page, and its box there."""
+
+    mask: np.ndarray  # (h, w) bool at page scale, whole page
+    x0: int
+    x1: int
+    y0: int
+    y1: int
+
+    @property
+    def width(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+
+def number_page(a: np.ndarray) -> Page:
+    """The page pass at NUMBER_PAGE px (box-averaged, so thin strokes of small digits stay)."""
+    step = max(1, math.ceil(max(a.shape[:2]) / NUMBER_PAGE))
+    h, w = a.shape[0] // step * step, a.shape[1] // step * step
+    return read_page(a if step == 1 else resample(a[:h, :w], (w // step, h // step)), step)
+
+
+def writing(a: np.ndarray) -> tuple[np.ndarray, int, int, Page]:
+    """Where on the image the number is written: a first page pass finds the ink, then, if it is small
+    in a large image (a number in a photo of a page), the pass runs again on that part alone, so every
+    digit keeps enough page pixels. Returns (the part, its y and x offset, its page pass)."""
+    page = number_page(a)
+    rows, cols = np.flatnonzero(page.ink.any(1)), np.flatnonzero(page.ink.any(0))
+    y0, y1, x0, x1 = (int(v) * page.step for v in (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1))
+    if page.step == 1 or max(y1 - y0, x1 - x0) > 0.6 * max(a.shape[:2]):
+        return a, 0, 0, page
+    margin = max(y1 - y0, x1 - x0) // 4
+    y0, x0 = max(0, y0 - margin), max(0, x0 - margin)
+    part = a[y0:min(a.shape[0], y1 + margin), x0:min(a.shape[1], x1 + margin)]
+    return part, y0, x0, number_page(part)
+
+
+def parts(mask: np.ndarray) -> list[Region]:
+    """The mask's connected parts, specks dropped, left to right."""
+    labels, n = label_cells(mask)
+    if n == 0:
+        return []
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    out = []
+    for i in np.flatnonzero(sizes >= SPECK * sizes.max()):
+        m = labels == i + 1
+        rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+        out.append(Region(m, int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1))
+    return sorted(out, key=lambda r: (r.x0 + r.x1) / 2)
+
+
+def group(regions: list[Region]) -> list[Region]:
+    """Parts that share most of the narrower one's width are strokes of one digit."""
+    out: list[Region] = []
+    for r in regions:
+        for i, g in enumerate(out):
+            shared = min(g.x1, r.x1) - max(g.x0, r.x0)
+            if shared >= SAME_DIGIT * min(g.width, r.width):
+                out[i] = merge(g, r)
+                break
+        else:
+            out.append(r)
+    return sorted(out, key=lambda r: (r.x0 + r.x1) / 2)
+
+
+def merge(a: Region, b: Region) -> Region:
+    return Region(a.mask | b.mask, min(a.x0, b.x0), max(a.x1, b.x1), min(a.y0, b.y0), max(a.y1, b.y1))
+
+
+def gap_between(a: Region, b: Region) -> float:
+    """How far apart two boxes are, sideways mostly (page px; 0 when they overlap)."""
+    return max(a.x0 - b.x1, b.x0 - a.x1, 0) + 0.25 * max(a.y0 - b.y1, b.y0 - a.y1, 0)
+
+
+def attach_fragments(groups: list[Region]) -> tuple[list[Region], float]:
+    """Pieces of a digit (a broken stroke, a 5's flag off to the side, a speck) join the digit
+    nearest to them; returns the digits and their typical height (page px).
+
+    A piece is much shorter than a digit, or short, narrow and right beside another part: a 1 is
+    as tall as its neighbours.
+    """
+    tallest = max(g.height for g in groups)
+    height = float(np.median([g.height for g in groups if g.height >= 0.5 * tallest]))
+
+    def fragment(g: Region) -> bool:
+        if g.height < FRAGMENT * height:
+            return True
+        close = any(o is not g and gap_between(g, o) <= 0.1 * height for o in groups)
+        return g.height < 0.8 * height and g.width < 0.4 * height and close
+
+    digits = [g for g in groups if not fragment(g)] or [max(groups, key=lambda g: g.mask.sum())]
+    for piece in (g for g in groups if all(g is not d for d in digits)):
+        nearest = min(range(len(digits)), key=lambda i, piece=piece: gap_between(digits[i], piece))
+        digits[nearest] = merge(digits[nearest], piece)
+    return sorted(digits, key=lambda r: (r.x0 + r.x1) / 2), height
+
+
+def cut(region: Region, x: int) -> tuple[Region, Region] | None:
+    """The region split at column x (page scale): each side its own ink and box."""
+    left, right = region.mask.copy(), region.mask.copy()
+    left[:, x:], right[:, :x] = False, False
+    halves = []
+    for m in (left, right):
+        rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+        if rows.size == 0:
+            return None
+        halves.append(Region(m, int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1))
+    return halves[0], halves[1]
+
+
+def cut_points(region: Region, height: float) -> list[int]:
+    """Columns to try a cut at: the valleys of the ink's column sums, where a digit's width could end."""
+    profile = region.mask[:, region.x0:region.x1].sum(0).astype(np.float32)
+    smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+    lo, hi = int(0.25 * height), region.width - int(0.25 * height)
+    candidates = [x for x in range(max(lo, 1), min(hi, region.width - 1))
+                  if smooth[x] <= smooth[x - 1] and smooth[x] <= smooth[x + 1]]
+    candidates.sort(key=lambda x: smooth[x])
+    return [region.x0 + x for x in candidates[:4]]
+
+
+class NumberReader:
+    """Reads numbers with a model: `rank` (views -> probabilities) and its spec's glyph frame."""
+
+    def __init__(self, spec: DatasetSpec, probabilities: Callable[[Sequence[np.ndarray]], np.ndarray]):
+        if spec.view != "glyph":
+            raise ValueError(f"reading a number needs a handwriting model; {spec.name} reads photos")
+        self.spec, self.probabilities = spec, probabilities
+        self.frame = Frame(spec.size, spec.stroke)
+
+    def view(self, a: np.ndarray, page: Page, region: Region) -> np.ndarray:
+        """One digit re-read at full resolution with only its own ink: (channels, size, size) uint8."""
+        digit_page = replace(page, keep=region.mask, cell=1, bbox=(region.y0, region.y1, region.x0, region.x1))
+        glyph = fit_and_centre(normalise_strokes(read_digit(a, digit_page, self.frame.fine), self.frame), self.frame)
+        return np.repeat(glyph[None], self.spec.channels, axis=0)
+
+    def read(self, a: np.ndarray, k: int = 3) -> NumberReading:
+        """(H, W, C) uint8 pixels -> the number written on them; an empty page reads as ""."""
+        try:
+            a, dy, dx, page = writing(a)
+        except EmptyImageError:
+            return NumberReading("", 0.0, [])
+        regions = group(parts(page.ink))
+        if not regions:
+            return NumberReading("", 0.0, [])
+        regions, height = attach_fragments(regions)
+        digits: list[Region] = []
+        for region in regions:
+            digits += self.split(a, page, region, height)
+        views = [self.view(a, page, r) for r in digits]
+        probs = np.asarray(self.probabilities(views))
+        readings = []
+        for region, view, p in zip(digits, views, probs, strict=True):
+            order = np.argsort(-p)
+            top = {self.spec.display[i]: round(float(p[i]), 6) for i in order[:max(1, k)]}
+            step = page.step
+            box = (dx + region.x0 * step, dy + region.y0 * step, dx + min(region.x1 * step, a.shape[1]),
+                   dy + min(region.y1 * step, a.shape[0]))
+            readings.append(DigitReading(self.spec.labels[order[0]], self.spec.display[order[0]], float(p[order[0]]),
+                                         box, top, view))
+        number = "".join(d.label for d in readings)
+        return NumberReading(number, float(np.prod([d.confidence for d in readings])), readings)
+
+    def split(self, a: np.ndarray, page: Page, region: Region, height: float) -> list[Region]:
+        """A region as one digit, or cut in two where it is wider than a digit and the model reads two
+        digits where it was unsure of one (recursively: three digits that touch)."""
+        tall = max(region.height, height)
+        if region.width < WIDE * tall:
+            return [region]
+        options = [pieces for x in cut_points(region, tall) if (pieces := cut(region, x)) is not None]
+        if not options:
+            return [region]
+        views = [self.view(a, page, region)] + [self.view(a, page, r) for pair in options for r in pair]
+        sure = np.asarray(self.probabilities(views)).max(1)
+        whole, pairs = sure[0], sure[1:].reshape(-1, 2)
+        best = int(np.argmax(pairs.prod(1)))
+        two_wide = region.width >= TWO_DIGITS * tall  # as wide as two digits: a cut is likely
+        convinced = pairs[best].min() >= 0.5 and pairs[best].prod() > whole
+        if not (convinced and (whole < SURE or two_wide)):
+            return [region]
+        left, right = options[best]
+        return self.split(a, page, left, height) + self.split(a, page, right, height)
