@@ -37,7 +37,7 @@ TRAIN_CONCURRENCY = 8  # train handlers at once: one trains, the rest wait in th
 # so the first stroke draws (a tool the visitor picked, the eraser, is left alone). The pen-size
 # pop-up is a bare slider: it gets a label (CSS) and its value in px.
 CANVAS_JS = """() => {
-  const pads = ['#sketch'];
+  const pads = ['#sketch', '#number-sketch'];
   const select = (pad, tries) => {
     const brush = document.querySelector(pad + ' button[aria-label="Brush"]');
     if (brush && !brush.classList.contains('highlight')) brush.click();
@@ -65,7 +65,11 @@ CANVAS_JS = """() => {
 }"""
 # The big Clear button presses the canvas's own trash button, which clears every time (a
 # ClearButton resets the value once; after that the value is already empty and nothing happens).
-CLEAR_SKETCH = """() => { document.querySelector('#sketch button[aria-label="Clear canvas"]')?.click(); }"""
+CLEAR_SKETCH = """() => {
+  for (const pad of ['#sketch', '#number-sketch']) {
+    document.querySelector(pad + ' button[aria-label="Clear canvas"]')?.click();
+  }
+}"""
 CSS = """
 #active-model p { font-size: 0.95em; }
 .size_picker .wrap::before { content: "Pen size"; font-size: var(--text-sm); margin-right: 8px; white-space: nowrap; }
@@ -110,10 +114,16 @@ def build_app(lab_or_source: Lab | Predictor | str | Path | None = None, revisio
               concurrency_limit=1, api_visibility="private", **predict_opts)
         s["button"].click(preds.predict_sketch, [s["sketch"], s["k"]], [s["label"], s["view"], s["hint"]],
                           api_name="predict_sketch", concurrency_id="sketch-api", concurrency_limit=2)
+        number_outputs = [s["number"], s["boxes"], s["number_hint"]]
+        gr.on([s["number_pad"].change, s["button"].click], preds.predict_number, s["number_pad"], number_outputs,
+              api_name="predict_number", concurrency_id="sketch-api", **predict_opts)
+        s["mode"].change(predict.show_mode, s["mode"], [s["sketch"], s["number_pad"], s["digit_outputs"],
+                                                         s["number_outputs"]], api_visibility="private", queue=False)
         s["clear"].click(None, js=CLEAR_SKETCH)
         # Upload: the handler decodes the stored file itself, so an unreadable one gets a plain message.
-        gr.on([u["upload"].change, u["k"].change], preds.predict_upload, [u["upload"], u["k"]],
-              [u["label"], u["view"], u["hint"], u["upload"]], api_name="predict_upload", concurrency_id="upload",
+        upload_outputs = [u["label"], u["view"], u["hint"], u["upload"], u["number"], u["boxes"]]
+        gr.on([u["upload"].change, u["k"].change, u["mode"].change], preds.predict_upload,
+              [u["upload"], u["k"], u["mode"]], upload_outputs, api_name="predict_upload", concurrency_id="upload",
               concurrency_limit=UPLOAD_CONCURRENCY, **predict_opts)
         u["upload"].clear(lambda: predict.UPLOAD_HINT, None, u["hint"], api_visibility="private", queue=False)
 

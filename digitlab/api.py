@@ -3,6 +3,8 @@ and the request-size limits of the whole server.
 
     curl -X POST --data-binary @digit.png 'http://127.0.0.1:7860/api/predict?top_k=3'
     -> {"label": "7", "confidences": {"7": 0.99, "1": 0.004, "2": 0.002}}
+    curl -X POST --data-binary @number.png 'http://127.0.0.1:7860/api/predict?number=1'
+    -> {"number": "2026", "confidence": 0.97, "digits": [{"label": "2", "confidence": 0.99, "box": [...]}, ...]}
 
 It always answers with the app's default model (the one `--weights` names): it has no sessions,
 so any number of server processes can serve it behind a load balancer.
@@ -50,6 +52,7 @@ def json_routes(active: Callable[[], Predictor]) -> list[Route]:
             k = int(request.query_params.get("top_k", 3))
         except ValueError:
             return error("top_k must be a whole number.", 400)
+        number = request.query_params.get("number", "0").lower() in ("1", "true", "yes")
         if int(request.headers.get("content-length") or 0) > MAX_BYTES:
             return error(f"The image is larger than {MAX_BYTES // 2**20} MB.", 413)
         body = bytearray()
@@ -57,12 +60,15 @@ def json_routes(active: Callable[[], Predictor]) -> list[Route]:
             body += chunk
             if len(body) > MAX_BYTES:
                 return error(f"The image is larger than {MAX_BYTES // 2**20} MB.", 413)
-        predict = partial(active().predict, body, max(1, k))
-        try:  # canvas-sized images on the event loop, as sketches are (Lab.predict_sketches); photos on a thread
-            confidences = predict() if canvas_sized(body) else await run_in_threadpool(predict)
+        predictor = active()
+        read = partial(predictor.read_number if number else predictor.predict, body, max(1, k))
+        try:  # canvas-sized images on the event loop, as sketches are; photos on a thread
+            answer = read() if canvas_sized(body) else await run_in_threadpool(read)
         except ImageError as err:
             return error(str(err), 422)
-        return JSONResponse({"label": next(iter(confidences)), "confidences": confidences})
+        if number:
+            return JSONResponse(answer.as_dict())
+        return JSONResponse({"label": next(iter(answer)), "confidences": answer})
 
     return [Route(PREDICT_PATH, predict, methods=["POST"])]
 

@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--top-k", type=int, default=3, help="how many answers per image (default: 3)")
     r.add_argument("--weights", help="folder, Hub repo id or .onnx file (default: the shipped MNIST model)")
     r.add_argument("--revision", help="Hub revision")
+    r.add_argument("--number", action="store_true", help="read a whole number written in a row (e.g. 2026)")
     r.add_argument("--json", action="store_true", help="one JSON object per file")
 
     u = sub.add_parser("push", help="upload weights to a Hub repo")
@@ -223,10 +224,16 @@ def run_predict(args: argparse.Namespace) -> int:
         try:
             if not path.is_file():
                 raise ImageError(f"No such file: {path}")
-            confidences = predictor.predict(path, top_k=args.top_k)
-            label = next(iter(confidences))
-            row = {"file": str(path), "label": label, "confidences": confidences}
-            text = f"{path}: {label}  (" + "  ".join(f"{k} {v:.1%}" for k, v in confidences.items()) + ")"
+            if args.number:
+                reading = predictor.read_number(path, k=args.top_k)
+                row = {"file": str(path), **reading.as_dict()}
+                digits = "  ".join(f"{d.name} {d.confidence:.1%}" for d in reading.digits)
+                text = f"{path}: {reading.number or '(no number found)'}  ({reading.confidence:.1%}: {digits})"
+            else:
+                confidences = predictor.predict(path, top_k=args.top_k)
+                label = next(iter(confidences))
+                row = {"file": str(path), "label": label, "confidences": confidences}
+                text = f"{path}: {label}  (" + "  ".join(f"{k} {v:.1%}" for k, v in confidences.items()) + ")"
         except ImageError as err:
             failures += 1
             row, text = {"file": str(path), "error": str(err)}, f"{path}: error: {err}"

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from PIL import Image
 
 from digitlab.glyph import Frame, Page, fit_and_centre, label_cells, normalise_strokes, read_digit, read_page, resample
 from digitlab.imageio import EmptyImageError
@@ -25,8 +26,8 @@ SPECK = 0.04  # parts with less ink than this share of the largest are dirt, not
 SAME_DIGIT = 0.5  # parts that share this much of the narrower one's width belong to one digit
 FRAGMENT = 0.5  # parts less tall than this share of a digit's height are pieces of the digit beside them
 WIDE = 1.1  # a part this much wider than a digit is tall may be digits that touch
-TWO_DIGITS = 1.3  # a part this much wider is likely two digits: cut it if the model reads two surer
-SURE = 0.95  # a part the model reads this surely as one digit is one digit
+MIN_SURE = 0.5  # a piece cut off must read as a digit at least this surely
+CUT_COST = 0.02  # log-confidence a cut must gain: of two readings as sure, the one with fewer digits
 
 
 @dataclass
@@ -39,8 +40,7 @@ class DigitReading:
     view: np.ndarray | None = field(default=None, repr=False)  # what the model read
 
     def as_dict(self) -> dict:
-        return {"label": self.label, "confidence": round(self.confidence, 6), "box": list(self.box),
-                "top": self.top}
+        return {"label": self.label, "confidence": round(self.confidence, 6), "box": list(self.box)}
 
 
 @dataclass
@@ -155,28 +155,24 @@ def attach_fragments(groups: list[Region]) -> tuple[list[Region], float]:
     return sorted(digits, key=lambda r: (r.x0 + r.x1) / 2), height
 
 
-def cut(region: Region, x: int) -> tuple[Region, Region] | None:
-    """The region split at column x (page scale): each side its own ink and box."""
-    left, right = region.mask.copy(), region.mask.copy()
-    left[:, x:], right[:, :x] = False, False
-    halves = []
-    for m in (left, right):
-        rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
-        if rows.size == 0:
-            return None
-        halves.append(Region(m, int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1))
-    return halves[0], halves[1]
+def piece(region: Region, x0: int, x1: int) -> Region | None:
+    """The part of a region between columns x0 and x1 (page scale), with its own ink and box."""
+    m = np.zeros_like(region.mask)
+    m[:, x0:x1] = region.mask[:, x0:x1]
+    rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+    if rows.size == 0:
+        return None
+    return Region(m, int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1)
 
 
-def cut_points(region: Region, height: float) -> list[int]:
-    """Columns to try a cut at: the valleys of the ink's column sums, where a digit's width could end."""
+def valleys(region: Region, height: float, most: int = 6) -> list[int]:
+    """Columns where digits that touch may meet: the lowest valleys of the ink's column sums."""
     profile = region.mask[:, region.x0:region.x1].sum(0).astype(np.float32)
     smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
-    lo, hi = int(0.25 * height), region.width - int(0.25 * height)
-    candidates = [x for x in range(max(lo, 1), min(hi, region.width - 1))
-                  if smooth[x] <= smooth[x - 1] and smooth[x] <= smooth[x + 1]]
-    candidates.sort(key=lambda x: smooth[x])
-    return [region.x0 + x for x in candidates[:4]]
+    edge = max(1, int(0.2 * height))
+    found = [x for x in range(edge, region.width - edge) if smooth[x] <= smooth[x - 1] and smooth[x] <= smooth[x + 1]]
+    found.sort(key=lambda x: smooth[x])
+    return sorted(region.x0 + x for x in found[:most])
 
 
 class NumberReader:
@@ -192,6 +188,15 @@ class NumberReader:
         """One digit re-read at full resolution with only its own ink: (channels, size, size) uint8."""
         digit_page = replace(page, keep=region.mask, cell=1, bbox=(region.y0, region.y1, region.x0, region.x1))
         glyph = fit_and_centre(normalise_strokes(read_digit(a, digit_page, self.frame.fine), self.frame), self.frame)
+        return np.repeat(glyph[None], self.spec.channels, axis=0)
+
+    def quick_view(self, region: Region) -> np.ndarray:
+        """A cheap view from the page-scale ink alone: good enough to weigh where to cut, not to answer."""
+        ink = region.mask[region.y0:region.y1, region.x0:region.x1].astype(np.float32)
+        scale = self.frame.fine / max(ink.shape)
+        size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+        soft = np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.BILINEAR))
+        glyph = fit_and_centre(normalise_strokes(np.pad(soft, 2), self.frame), self.frame)
         return np.repeat(glyph[None], self.spec.channels, axis=0)
 
     def read(self, a: np.ndarray, k: int = 3) -> NumberReading:
@@ -222,21 +227,26 @@ class NumberReader:
         return NumberReading(number, float(np.prod([d.confidence for d in readings])), readings)
 
     def split(self, a: np.ndarray, page: Page, region: Region, height: float) -> list[Region]:
-        """A region as one digit, or cut in two where it is wider than a digit and the model reads two
-        digits where it was unsure of one (recursively: three digits that touch)."""
+        """A part as one digit, or as the digits it holds when they touch: of every way to cut it at
+        its valleys into pieces of a digit's width, the one the model reads surest (the product of its
+        digits' confidences, none below MIN_SURE); the whole part unless a cut reads surer."""
         tall = max(region.height, height)
         if region.width < WIDE * tall:
             return [region]
-        options = [pieces for x in cut_points(region, tall) if (pieces := cut(region, x)) is not None]
-        if not options:
-            return [region]
-        views = [self.view(a, page, region)] + [self.view(a, page, r) for pair in options for r in pair]
-        sure = np.asarray(self.probabilities(views)).max(1)
-        whole, pairs = sure[0], sure[1:].reshape(-1, 2)
-        best = int(np.argmax(pairs.prod(1)))
-        two_wide = region.width >= TWO_DIGITS * tall  # as wide as two digits: a cut is likely
-        convinced = pairs[best].min() >= 0.5 and pairs[best].prod() > whole
-        if not (convinced and (whole < SURE or two_wide)):
-            return [region]
-        left, right = options[best]
-        return self.split(a, page, left, height) + self.split(a, page, right, height)
+        bounds = [region.x0, *valleys(region, tall), region.x1]
+        spans = [(i, j) for i in range(len(bounds)) for j in range(i + 1, len(bounds))
+                 if (i, j) == (0, len(bounds) - 1) or 0.15 * tall <= bounds[j] - bounds[i] <= 1.3 * tall]
+        pieces = {span: piece(region, bounds[span[0]], bounds[span[1]]) for span in spans}
+        pieces = {span: r for span, r in pieces.items() if r is not None}
+        spans = list(pieces)
+        sure = np.asarray(self.probabilities([self.quick_view(pieces[span]) for span in spans])).max(1)
+        score = {span: math.log(max(p, 1e-9)) if p >= MIN_SURE or span == (0, len(bounds) - 1) else -math.inf
+                 for span, p in zip(spans, sure, strict=True)}
+        best: dict[int, tuple[float, list[tuple[int, int]]]] = {0: (0.0, [])}  # bound -> (log score, spans)
+        for j in range(1, len(bounds)):
+            options = [(best[i][0] + score[(i, j)] - CUT_COST * bool(best[i][1]), best[i][1] + [(i, j)])
+                       for i in range(j) if i in best and (i, j) in score]
+            if options:
+                best[j] = max(options, key=lambda o: o[0])
+        chosen = best.get(len(bounds) - 1, (0.0, [(0, len(bounds) - 1)]))[1]
+        return [pieces[span] for span in chosen]

@@ -122,3 +122,25 @@ def confusion_png(confusion: Sequence[Sequence[int]], names: list[str]) -> bytes
     ax.set_xlabel("answered")
     ax.set_ylabel("true")
     return figure_png(fig)
+
+
+def number_html(pixels: np.ndarray, reading, width: int = 640) -> str:
+    """The image with a box around each digit found and its answer above it, inline (PNG + SVG)."""
+    import html
+
+    h, w = pixels.shape[:2]
+    scale = min(1.0, width / w)
+    img = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels[..., :3])
+    img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
+    data = base64.b64encode(png_bytes(np.asarray(img))).decode()
+    marks = []
+    for d in reading.digits:
+        x0, y0, x1, y1 = (round(v * scale) for v in d.box)
+        colour = "#16a34a" if d.confidence >= 0.9 else "#d97706" if d.confidence >= 0.5 else "#dc2626"
+        marks.append(f'<rect x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}" fill="none" '
+                     f'stroke="{colour}" stroke-width="2"/><text x="{x0}" y="{max(12, y0 - 4)}" fill="{colour}" '
+                     f'font-size="14" font-family="sans-serif">{html.escape(d.name)} {d.confidence:.0%}</text>')
+    return (f'<svg class="number-boxes" viewBox="0 0 {img.width} {img.height}" width="{img.width}" '
+            f'height="{img.height}" style="max-width: 100%; height: auto" role="img" '
+            f'aria-label="the number read: {html.escape(reading.number)}"><image href="data:image/png;base64,{data}" '
+            f'width="{img.width}" height="{img.height}"/>{"".join(marks)}</svg>')

@@ -183,3 +183,21 @@ def test_hub_failures_are_plain_errors_and_leave_the_active_model(client, local_
 def test_the_app_refuses_bad_weights_at_start_up_with_one_line(capsys):
     assert app.main(["--weights", "/no/such/folder"]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_the_number_canvas_and_the_json_endpoint_read_whole_numbers(client, url, tmp_path):
+    from tests.test_numbers import written
+
+    path = tmp_path / "year.png"
+    Image.fromarray(written("2026")).convert("RGB").save(path)
+    number, boxes, hint = client.predict({"background": None, "layers": [], "composite": handle_file(str(path))},
+                                         api_name="/predict_number")
+    assert number.startswith("## 2026") and boxes.count("<rect") == 4 and hint == ""
+    request = urllib.request.Request(f"{url}/api/predict?number=1", data=path.read_bytes())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = json.load(response)
+    assert set(body) == {"number", "confidence", "digits"} and body["number"] == "2026"
+    assert [d["label"] for d in body["digits"]] == list("2026") and all(len(d["box"]) == 4 for d in body["digits"])
+    label, view, hint, _, number, boxes = client.predict(handle_file(str(path)), 3, "a whole number",
+                                                         api_name="/predict_upload")
+    assert number.startswith("## 2026") and not label.get("confidences")

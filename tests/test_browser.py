@@ -112,6 +112,32 @@ def test_draw_clear_and_draw_again_three_times_each_reads_the_new_drawing_on_an_
         assert page.inner_text("#sketch .top-panel").count("100%") == 1  # the zoom stays where it was
 
 
+def draw_wide(page, strokes: list[list[tuple[float, float]]]) -> None:
+    """Strokes on the Number canvas, in fractions of its (wide) sheet."""
+    box = canvas_box(page, "#number-sketch")
+    width = box["width"] * 0.9
+    height = width * 320 / 896  # the sheet keeps the canvas's shape, centred in the canvas area
+    x0, y0 = box["x"] + (box["width"] - width) / 2, box["y"] + (box["height"] - height) / 2
+    for points in strokes:
+        xy = [(x0 + fx * width, y0 + fy * height) for fx, fy in points]
+        page.mouse.move(*xy[0])
+        page.mouse.down()
+        for bx, by in xy[1:]:
+            page.mouse.move(bx, by, steps=3)
+        page.mouse.up()
+
+
+def test_47_written_on_the_number_canvas_reads_47_with_a_box_around_each_digit(page, tmp_path):
+    page.get_by_label("a whole number").first.check()
+    page.wait_for_selector("#number-sketch canvas")
+    four = [[(0.30, 0.2), (0.22, 0.6), (0.36, 0.6)], [(0.33, 0.35), (0.33, 0.85)]]  # two strokes, not touching
+    seven = [[(0.45, 0.2), (0.6, 0.2), (0.5, 0.85)]]
+    draw_wide(page, four + seven)
+    page.wait_for_function("() => document.querySelector('#sketch-number')?.innerText.trim().startsWith('47')")
+    assert page.locator("#sketch-boxes svg rect").count() == 2
+    page.screenshot(path=tmp_path / "number-47.png", full_page=True)
+
+
 def test_a_bundled_example_picked_in_the_upload_tab_is_read(page, tmp_path):
     example = Path(app.EXAMPLES[-1])
     page.get_by_role("tab", name="Upload").click()

@@ -16,14 +16,18 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from digitlab.imageio import EmptyImageError, ImageError
-from digitlab.plots import view_html
+from digitlab.imageio import SKETCH_MAX_PIXELS, EmptyImageError, ImageError, read_pixels
+from digitlab.numbers import NumberReading
+from digitlab.plots import number_html, view_html
 from digitlab.session import ModelChoice, Visitor
-from digitlab.ui.components import CheckedSlider, RawImage, RawSketchpad
+from digitlab.ui.components import CheckedRadio, CheckedSlider, RawImage, RawSketchpad
 from digitlab.ui.lab import Lab, plain
 
 SKETCH_HINT = "Draw on the canvas…"
+NUMBER_HINT = "Write a number in a row on the wide canvas…"
 UPLOAD_HINT = "Upload an image, paste one, or pick a sample below…"
+DIGIT, NUMBER = "one character", "a whole number"
+NUMBER_CANVAS = (896, 320)  # a wide canvas: room for six digits in a row
 Prediction = tuple[dict[str, float], str, str]  # label, the model's view (HTML), hint (Markdown)
 CANVAS, PEN = 448, 14  # canvas pixels; brush radius: a felt pen, thick enough to survive the cut to 28 px
 INKS = ["#000000", "#1f3fbf", "#c0392b", "#1e8449"]  # any ink reads: black, blue, red, green
@@ -127,23 +131,53 @@ class Predictions:
             return {}, "", view
         return choice.predictor.rank([view], [k])[0], view_html(view), ""
 
+    # -- Number mode ------------------------------------------------------------------------------
+    def read_number(self, choice: ModelChoice, pixels: np.ndarray) -> tuple[str, str]:
+        """(the number, the image with each digit boxed) as Markdown and HTML; ImageError passes through."""
+        reading: NumberReading = choice.predictor.read_number(pixels)
+        if not reading.digits:
+            return "", ""
+        per_digit = " · ".join(f"{d.name} {d.confidence:.0%}" for d in reading.digits)
+        text = f"## {reading.number}\n{reading.confidence:.0%} sure of the whole number ({per_digit})"
+        return text, number_html(pixels, reading)
+
+    def predict_number(self, sketch: dict | None, request: gr.Request = None) -> tuple[str, str, str]:
+        """The wide canvas, read as a whole number: (number, boxes, hint); the API's /predict_number."""
+        choice = self.lab.visitor(request).active
+        composite = (sketch or {}).get("composite")
+        if not sketch or "error" in sketch or composite is None:
+            return "", "", str((sketch or {}).get("error") or NUMBER_HINT)
+        try:
+            number, boxes = self.read_number(choice, read_pixels(composite, SKETCH_MAX_PIXELS))
+        except ImageError as err:
+            return "", "", str(err)
+        return number, boxes, "" if number else NUMBER_HINT
+
     # -- Upload -----------------------------------------------------------------------------------
-    def predict_upload(self, image: str | dict | None, k: float = 3, request: gr.Request = None) -> tuple:
-        """An uploaded file (its stored path; RawImage checked it). A file that cannot be read keeps its
-        reason on screen in the hint, and the picture is cleared, so no broken image stays."""
+    def predict_upload(self, image: str | dict | None, k: float = 3, mode: str = DIGIT,
+                       request: gr.Request = None) -> tuple:
+        """An uploaded file (its stored path; RawImage checked it), read as one character or a number:
+        (label, view, hint, upload, number, boxes). A file that cannot be read keeps its reason on
+        screen in the hint, and the picture is cleared, so no broken image stays."""
         choice = self.lab.visitor(request).active
         k = self.lab.whole(k, "number of answers (top-k)", 1, MAX_K, default=3)
+        if mode not in (DIGIT, NUMBER):
+            raise plain(f"Read the upload as {DIGIT!r} or {NUMBER!r}.")
         if image is None:  # cleared: by the visitor (upload.clear resets the hint) or after a failure (it stays)
-            return {}, "", gr.skip(), gr.skip()
+            return {}, "", gr.skip(), gr.skip(), "", ""
         try:
             if isinstance(image, dict):
                 raise ImageError(image.get("error") or "This upload cannot be read; upload the image again.")
+            if mode == NUMBER:
+                number, boxes = self.read_number(choice, read_pixels(image))
+                hint = "" if number else "**No number found: the image looks blank.**"
+                return {}, "", hint, gr.skip(), number, boxes
             answer, view = choice.predictor.predict_view(image, k)
         except EmptyImageError as err:
-            return {}, "", f"**{err}**", gr.skip()
+            return {}, "", f"**{err}**", gr.skip(), "", ""
         except ImageError as err:  # the reason stays on screen (a pop-up would fade), the picture goes
-            return {}, "", f"**Could not read that file.** {err}", None
-        return answer, view_html(view), "", gr.skip()
+            return {}, "", f"**Could not read that file.** {err}", None, "", ""
+        return answer, view_html(view), "", gr.skip(), "", ""
 
 
 def clamp_k(k: Any) -> int:
@@ -185,24 +219,49 @@ def sketchpad(elem_id: str, width: int, height: int, label: str, visible: bool =
                         label=label, elem_id=elem_id, visible=visible)
 
 
+def number_panel(tab: str) -> tuple[gr.Markdown, gr.HTML]:
+    number = gr.Markdown("", elem_id=f"{tab}-number")
+    boxes = gr.HTML("", elem_id=f"{tab}-boxes")
+    return number, boxes
+
+
 def build_sketch(p: Predictions) -> dict[str, Any]:
+    mode = CheckedRadio([DIGIT, NUMBER], value=DIGIT, label="Read", elem_id="sketch-mode",
+                        info="one character on the square canvas, or a number written in a row on a wide one")
     with gr.Row():
         with gr.Column(scale=3):
             sketch = sketchpad("sketch", CANVAS, CANVAS, "Draw one digit (or letter, or shape), large and centred")
+            number_pad = sketchpad("number-sketch", *NUMBER_CANVAS, "Write a number in a row, e.g. 2026",
+                                   visible=False)
             with gr.Row():
                 clear = gr.Button("Clear", elem_id="sketch-clear")
                 button = gr.Button("Predict", variant="primary", elem_id="sketch-predict")
         with gr.Column(scale=2):
-            hint, label, view, k = answer_panel("sketch", SKETCH_HINT)
-    return dict(sketch=sketch, clear=clear, button=button, hint=hint, label=label, view=view, k=k)
+            with gr.Group(visible=True) as digit_outputs:
+                hint, label, view, k = answer_panel("sketch", SKETCH_HINT)
+            with gr.Group(visible=False) as number_outputs:
+                number_hint = gr.Markdown(NUMBER_HINT, elem_id="number-hint")
+                number, boxes = number_panel("sketch")
+    return dict(mode=mode, sketch=sketch, number_pad=number_pad, clear=clear, button=button, hint=hint,
+                label=label, view=view, k=k, digit_outputs=digit_outputs, number_outputs=number_outputs,
+                number_hint=number_hint, number=number, boxes=boxes)
+
+
+def show_mode(mode: str) -> tuple:
+    """The square canvas and its answers, or the wide one and the number."""
+    digits = mode != NUMBER
+    return (gr.update(visible=digits), gr.update(visible=not digits), gr.update(visible=digits),
+            gr.update(visible=not digits))
 
 
 def build_upload(examples: list[str]) -> dict[str, Any]:
     with gr.Row():
         with gr.Column(scale=3):
+            mode = CheckedRadio([DIGIT, NUMBER], value=DIGIT, label="Read", elem_id="upload-mode")
             upload = RawImage(type="filepath", sources=["upload", "clipboard"], height=CANVAS,
                               label="A photo or scan (PNG, JPG, WebP, GIF, BMP)", elem_id="upload")
             gr.Examples(examples, inputs=upload, label="Samples: MNIST test digits")
         with gr.Column(scale=2):
             hint, label, view, k = answer_panel("upload", UPLOAD_HINT)
-    return dict(upload=upload, hint=hint, label=label, view=view, k=k)
+            number, boxes = number_panel("upload")
+    return dict(mode=mode, upload=upload, hint=hint, label=label, view=view, k=k, number=number, boxes=boxes)

@@ -1,0 +1,125 @@
+"""Whole numbers written in a row: each digit found, boxed and read; strokes of one digit kept together."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from digitlab.cli import main
+from digitlab.datasets import load_sample
+from digitlab.predict import Predictor
+
+SAMPLE = load_sample()
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor.from_pretrained()
+
+
+def digit(label: str, nth: int = 0) -> np.ndarray:
+    """A real MNIST test digit from the sample, (28, 28) ink high."""
+    return SAMPLE.test_images[int((SAMPLE.test_labels == int(label)).nonzero()[nth, 0]), 0].numpy()
+
+
+def written(number: str, gap: int = 40, height: int = 150, overlap: int = 0) -> np.ndarray:
+    """`number` in sample digits side by side, black on white; `overlap` px pushes neighbours into each other."""
+    glyphs = [np.asarray(Image.fromarray(digit(d, i)).resize((height, height), Image.BILINEAR)) for i, d in
+              enumerate(number)]
+    glyphs = [g[:, np.flatnonzero(g.max(0) > 40)[0]:np.flatnonzero(g.max(0) > 40)[-1] + 1] for g in glyphs]  # ink only
+    width = sum(g.shape[1] for g in glyphs) + gap * (len(glyphs) + 1) - overlap * (len(glyphs) - 1)
+    ink = np.zeros((height + 2 * gap, width + gap), np.float32)
+    x = gap
+    for g in glyphs:
+        region = ink[gap:gap + height, x:x + g.shape[1]]
+        np.maximum(region, g / 255, out=region)
+        x += g.shape[1] + gap - overlap
+    return (255 - ink * 255).astype(np.uint8)
+
+
+def strokes(*lines: list[tuple[int, int]], size: tuple[int, int] = (896, 320), width: int = 16) -> np.ndarray:
+    """Pen strokes (polylines in canvas px) black on a white canvas, as the Number canvas draws them."""
+    img = Image.new("L", size, 255)
+    draw = ImageDraw.Draw(img)
+    for line in lines:
+        draw.line(line, fill=0, width=width, joint="curve")
+        for x, y in (line[0], line[-1]):
+            draw.ellipse((x - width // 2, y - width // 2, x + width // 2, y + width // 2), fill=0)
+    return np.asarray(img)
+
+
+@pytest.mark.parametrize("number", ["2026", "07", "1234567", "90"])
+def test_a_number_written_in_a_row_is_read_digit_by_digit_left_to_right(predictor, number):
+    image = written(number)
+    reading = predictor.read_number(image)
+    assert reading.number == number
+    boxes = [d.box for d in reading.digits]
+    assert all(0 <= x0 < x1 <= image.shape[1] and 0 <= y0 < y1 <= image.shape[0] for x0, y0, x1, y1 in boxes)
+    assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+    assert 0 < reading.confidence <= min(d.confidence for d in reading.digits)
+
+
+def test_digits_whose_strokes_touch_are_cut_apart(predictor):
+    image = written("4837", gap=30, overlap=42)  # each pair of neighbours is pushed into one another
+    from digitlab.imageio import read_pixels
+    from digitlab.numbers import group, number_page, parts
+
+    touching = group(parts(number_page(read_pixels(image)).ink))
+    assert len(touching) < 4, "the digits should touch for this test to mean anything"
+    assert predictor.read_number(image).number == "4837"
+
+
+def test_a_5_whose_flag_does_not_touch_its_body_stays_one_digit(predictor):
+    five = strokes([(200, 60), (185, 150), (240, 140), (270, 180), (265, 230), (230, 260), (185, 250)],  # body
+                   [(215, 60), (285, 58)])  # the flag, lifted off the body
+    reading = predictor.read_number(five)
+    assert [d.label for d in reading.digits] == ["5"]
+
+
+def test_a_4_written_in_two_strokes_that_do_not_touch_stays_one_digit(predictor):
+    four = strokes([(230, 60), (190, 190), (290, 190)], [(262, 110), (262, 270)])
+    reading = predictor.read_number(four)
+    assert [d.label for d in reading.digits] == ["4"]
+    seven_and_four = strokes([(150, 60), (260, 60), (190, 270)], [(190, 160), (250, 160)],  # a 7 with a bar
+                             [(470, 60), (430, 190), (530, 190)], [(502, 110), (502, 270)])
+    assert predictor.read_number(seven_and_four).number == "74"
+
+
+def test_an_empty_canvas_reads_as_no_number_and_one_digit_as_a_number_of_one(predictor):
+    blank = np.full((320, 896), 255, np.uint8)
+    assert predictor.read_number(blank).number == "" and predictor.read_number(blank).digits == []
+    assert predictor.read_number({"background": None, "layers": [], "composite": None}).number == ""
+    single = written("3")
+    assert predictor.read_number(single).number == "3"
+
+
+def test_predict_number_json_gives_the_number_its_confidence_and_each_digits_box(tmp_path):
+    Image.fromarray(written("2026")).save(tmp_path / "year.png")
+    Image.fromarray(np.full((100, 300), 255, np.uint8)).save(tmp_path / "blank.png")
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["predict", str(tmp_path), "--number", "--json"])
+    rows = {json.loads(line)["file"].rsplit("/", 1)[1]: json.loads(line) for line in out.getvalue().splitlines()}
+    assert code == 1 and set(rows) == {"year.png", "blank.png", "broken.png"}
+    year = rows["year.png"]
+    assert set(year) == {"file", "number", "confidence", "digits"} and year["number"] == "2026"
+    assert [set(d) for d in year["digits"]] == [{"label", "confidence", "box"}] * 4
+    assert [d["label"] for d in year["digits"]] == list("2026") and all(len(d["box"]) == 4 for d in year["digits"])
+    assert rows["blank.png"]["number"] == "" and rows["blank.png"]["digits"] == []
+    assert set(rows["broken.png"]) == {"file", "error"}
+
+
+def test_a_photo_model_says_it_cannot_read_numbers():
+    from digitlab.datasets import SPECS
+    from digitlab.imageio import ImageError
+    from digitlab.models import Classifier
+
+    photos = Predictor(Classifier("lenet", SPECS["cifar10"].to_dict()))
+    with pytest.raises(ImageError, match="needs a handwriting model"):
+        photos.read_number(written("12"))
