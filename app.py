@@ -24,7 +24,7 @@ from digitlab.api import body_limits, json_routes
 from digitlab.imageio import MAX_BYTES
 from digitlab.policy import Policy, decide_public
 from digitlab.predict import Predictor
-from digitlab.ui import hubtab, predict, training
+from digitlab.ui import hubtab, insight, predict, teach, training
 from digitlab.ui.lab import Lab
 
 EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("digit_*.*"))
@@ -82,6 +82,7 @@ def build_app(lab_or_source: Lab | Predictor | str | Path | None = None, revisio
     """The whole lab as Blocks, not launched; None means the shipped weights."""
     lab = lab_or_source if isinstance(lab_or_source, Lab) else Lab(policy, lab_or_source, revision)
     preds, trainer, hub_actions = predict.Predictions(lab), training.Training(lab), hubtab.HubActions(lab)
+    seeing, teaching = insight.Insight(lab), teach.Teaching(lab, trainer, hub_actions)
     predict_opts = dict(trigger_mode="always_last", show_progress="hidden")
     # Every stroke uploads its canvas: without a sweep, gradio's cache grows for as long as the app runs.
     with gr.Blocks(title="digitlab", delete_cache=(1800, 3600)) as demo:  # every 30 min, files over an hour old
@@ -99,10 +100,15 @@ def build_app(lab_or_source: Lab | Predictor | str | Path | None = None, revisio
             u = predict.build_upload(EXAMPLES)
         with gr.Tab("Train"):
             t = training.build(lab)
+        with gr.Tab("Evaluate"):
+            e = insight.build()
+        with gr.Tab("Teach"):
+            c = teach.build(lab)
         with gr.Tab("Hub"):
             h = hubtab.build(lab)
 
-        model_outputs = [active, picker, s["k"], u["k"], s["label"], u["label"], s["view"], u["view"]]
+        model_outputs = [active, picker, s["k"], u["k"], s["label"], u["label"], s["view"], u["view"], s["wrong"],
+                         u["wrong"]]
         demo.load(preds.open_page, None, [token, *model_outputs], api_visibility="private")
         demo.load(None, js=CANVAS_JS)
         demo.unload(lab.end_session)
@@ -138,12 +144,44 @@ def build_app(lab_or_source: Lab | Predictor | str | Path | None = None, revisio
                                          t["batch_size"], t["lr"], t["optimizer"], t["augment"], t["seed"],
                                          t["start"], t["freeze"], t["compile"]],
                          [t["log"], t["loss"], t["acc"], t["status"], t["download"], t["summary"], t["grid"],
-                          t["use"]],
+                          t["use"], t["watch"], t["runs_table"], t["runs_plot"]],
                          api_name="train", concurrency_limit=TRAIN_CONCURRENCY, concurrency_id="train",
                          show_progress_on=t["status"])  # the curves and log stay visible as they grow
         t["stop"].click(trainer.stop, None, t["status"], api_name="stop_training", concurrency_limit=None,
                         queue=False)
         t["use"].click(preds.showing_model(trainer.use), None, model_outputs, api_name="use_trained")
+
+        # Why this answer? and Wrong? It's a ...
+        s["why"].click(seeing.explain_sketch, s["sketch"], s["explanation"], api_name="explain",
+                       concurrency_id="explain", concurrency_limit=1)
+        u["why"].click(seeing.explain_upload, u["upload"], u["explanation"], api_name="explain_upload",
+                       concurrency_id="explain", concurrency_limit=1)
+        s["save"].click(teaching.correct_sketch, [s["sketch"], s["wrong"]], [c["gallery"], s["saved"], c["status"]],
+                        api_name="correct")
+        u["save"].click(teaching.correct_upload, [u["upload"], u["wrong"]], [c["gallery"], u["saved"], c["status"]],
+                        api_name="correct_upload")
+
+        # Evaluate
+        evaluation = [e["summary"], e["per_class"], e["confusion"], e["gallery"], e["cell_hint"]]
+        e["evaluate"].click(seeing.evaluate, None, evaluation, api_name="evaluate", concurrency_id="evaluate",
+                            concurrency_limit=1)
+        e["confusion"].select(seeing.select_cell, None, [e["gallery"], e["cell_hint"]], api_visibility="private",
+                              concurrency_id="evaluate")
+        e["pick"].click(seeing.cell, [e["true"], e["answer"]], [e["gallery"], e["cell_hint"]],
+                        api_name="evaluation_cell", concurrency_id="evaluate")  # a cell by number, for programs
+        e["gallery"].select(seeing.explain_shown, None, e["why"], api_visibility="private",
+                            concurrency_id="explain")
+
+        # Teach
+        c["remove"].click(teaching.remove, c["index"], [c["gallery"], c["status"]], api_name="remove_correction")
+        c["clear"].click(teaching.clear, None, [c["gallery"], c["status"]], api_name="clear_corrections")
+        c["finetune"].click(teaching.finetune, None, [c["tune_log"], c["tune_status"], c["use"]], api_name="finetune",
+                            concurrency_limit=TRAIN_CONCURRENCY, concurrency_id="train",
+                            show_progress_on=c["tune_status"])
+        c["use"].click(preds.showing_model(trainer.use), None, model_outputs, api_name="use_finetuned")
+        c["export"].click(teaching.export, None, c["exported"], api_name="export_corrections")
+        c["push"].click(teaching.push, [c["repo_id"], h["token"], c["private"]], c["pushed"],
+                        api_name="push_corrections")
 
         # Hub
         h["load"].click(preds.showing_model(hub_actions.load), [h["source"], h["revision"], h["token"]],

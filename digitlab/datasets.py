@@ -130,15 +130,15 @@ def load_dataset(name: str = "mnist", source: str | Path | None = "auto", **own)
         return load_local(name, folder / SHARED_NAMES[name] if (folder / SHARED_NAMES[name]).exists() else folder)
     if name not in DOWNLOADS:
         data = load_sample(name)
-        data.notes.append(f"{name} has no standard download: trained on the shipped sample. "
-                          "Give a folder of the full data to train on all of it.")
+        data.notes.append(f"{name} has no standard download: this is the shipped sample. "
+                          "Give a folder of the full data (or set $DIGITLAB_DATA_DIR) to use all of it.")
         return data
     try:
         return download(name)
     except DataError as err:  # offline or blocked: the sample keeps the lab usable
         log.warning("%s", err)
         data = load_sample(name)
-        data.notes.append(f"{err} Trained on the shipped sample of {len(data.train_labels):,} images instead.")
+        data.notes.append(f"{err} Using the shipped sample of {len(data.train_labels):,} training images instead.")
         return data
 
 
@@ -537,11 +537,15 @@ def download(name: str, root: Path | None = None, timeout: float = 10.0) -> Data
 
 
 def download_reason(err: BaseException) -> str:
-    """The innermost cause of a download failure, in one line (torchvision's own message spans lines)."""
+    """The innermost cause of a download failure, in one line (torchvision's own message spans lines
+    and names every mirror it tried: the first one's reason is kept)."""
     while err.__cause__ is not None or err.__context__ is not None:
         err = err.__cause__ or err.__context__
     reason = getattr(err, "reason", None) or err
     text = " ".join(str(reason).split()) or type(err).__name__
+    quoted = re.search(r"<urlopen error (.+?)>", text)
+    if quoted:
+        text = quoted.group(1)
     return text[:160] + ("…" if len(text) > 160 else "")
 
 

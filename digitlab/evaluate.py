@@ -57,6 +57,13 @@ class Evaluation:
         """Expected calibration error, percent: |accuracy - confidence| averaged over confidence bins."""
         return expected_calibration_error(self.probabilities, self.labels)
 
+    def summary(self) -> dict:
+        """What a model card and the Evaluate tab show, JSON-ready."""
+        return {"accuracy": round(self.accuracy, 3), "loss": round(self.loss, 4), "ece": round(self.ece(), 3),
+                "errors": self.errors, "images": int(len(self.labels)), "temperature": round(self.temperature, 4),
+                "per_class": [[round(a, 3), n] for a, n in self.per_class()],
+                "confusion": self.confusion().tolist()}
+
     def cell(self, true: int, answer: int) -> list[int]:
         """Indices of the images of class `true` answered `answer`, most confident first."""
         hits = ((self.labels == true) & (self.predictions == answer)).nonzero().flatten()

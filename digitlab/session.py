@@ -85,6 +85,7 @@ class Visitor:
         self.runs: list[Run] = []
         self.corrections: list[Correction] = []
         self.evaluations: dict[str, Any] = {}  # model key -> its Evaluation on its test set
+        self.shown: list[int] = []  # the test images the Evaluate gallery shows now
         self.job = None  # the TrainingProcess while a run is under way
         self.waiting = False  # a run waits for the trainer
         self.stop_requested = False

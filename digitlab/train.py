@@ -38,6 +38,7 @@ class EpochRecord:
     seconds: float  # training time of this epoch only: no data loading, no evaluation
     samples_per_s: float
     data: str  # the dataset's name, e.g. "mnist" or "chinese-mnist sample"
+    watched: list[int] = field(default_factory=list)  # the answers for train(watch=...)'s test images
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -65,6 +66,7 @@ class TrainResult:
     data: str
     notes: list[str] = field(default_factory=list)
     calibration: dict = field(default_factory=dict)  # temperature, held-out images, test ECE before / after
+    evaluation: dict = field(default_factory=dict)  # the calibrated model on the test split: Evaluation.summary()
 
     @property
     def test_acc(self) -> float | None:
@@ -77,10 +79,11 @@ class TrainResult:
 
 def card_data(result: TrainResult, argv: list[str]) -> dict:
     """What a model card states about a run; `argv` is the `python -m digitlab` command that repeats it."""
+    records = [{k: v for k, v in r.as_dict().items() if k != "watched"} for r in result.records]
     return {"arch": result.model.arch, "num_params": result.model.num_params, "test_acc": result.test_acc,
             "data": result.data, "epochs": len(result.records), "seconds": round(result.seconds, 1),
-            "config": asdict(result.config), "calibration": result.calibration,
-            "command": "python -m digitlab " + shlex.join(argv)}
+            "config": asdict(result.config), "calibration": result.calibration, "evaluation": result.evaluation,
+            "records": records, "command": "python -m digitlab " + shlex.join(argv)}
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -259,10 +262,13 @@ def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg
 
 
 def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: threading.Event | None = None,
-          on_batch: Callable[[int, int], None] | None = None) -> Iterator[EpochRecord | Note | TrainResult]:
+          on_batch: Callable[[int, int], None] | None = None,
+          watch: torch.Tensor | None = None) -> Iterator[EpochRecord | Note | TrainResult]:
     """Train a model: yield Notes as they come, an EpochRecord per epoch, then the TrainResult.
 
-    Nothing outside this generator is touched: an app's active model stays as it was.
+    `watch`: test images (N, C, S, S) uint8 whose answers each record carries (the app's gallery of
+    answers that change as the model learns). Nothing outside this generator is touched: an app's
+    active model stays as it was.
     """
     cfg = (cfg or TrainConfig()).validate()
     data = data if data is not None else load_dataset(cfg.dataset, cfg.data)
@@ -326,8 +332,10 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
             break
         test = evaluate(model, test_x, test_y, cfg.eval_batch_size, temperature=1.0)
         seen = max(int(seen), 1)
+        watched = [] if watch is None else evaluate(model, watch, torch.zeros(len(watch), dtype=torch.long),
+                                                     temperature=1.0).predictions.tolist()
         record = EpochRecord(epoch, cfg.epochs, float(loss_sum) / seen, 100.0 * float(correct) / seen, test.loss,
-                             test.accuracy, scheduler.get_last_lr()[0], seconds, seen / seconds, data.name)
+                             test.accuracy, scheduler.get_last_lr()[0], seconds, seen / seconds, data.name, watched)
         records.append(record)
         if stop is not None and epoch < cfg.epochs:
             measured = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -336,7 +344,8 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
             break
     model = model.cpu().to(memory_format=torch.contiguous_format).eval()  # safetensors wants contiguous
     calibration = calibrate(model, data, held_idx, cfg.eval_batch_size) if records else {}
-    yield TrainResult(model, records, cfg, stopped, data.name, notes, calibration)
+    summary = evaluate(model, data.test_images, data.test_labels, cfg.eval_batch_size).summary() if records else {}
+    yield TrainResult(model, records, cfg, stopped, data.name, notes, calibration, summary)
 
 
 def calibrate(model: Classifier, data: Dataset, held_idx: torch.Tensor, batch_size: int) -> dict:

@@ -32,7 +32,7 @@ class Job:
     out: str  # folder the model is saved to
     view: str = "glyph"  # own images: glyph or photo
     argv: list[str] = field(default_factory=list)  # the CLI command that repeats the run, for the card
-    replay: dict | None = None  # fine-tuning on corrections: {"folder": ..., "base": ...}; see digitlab.finetune
+    corrections: str | None = None  # fine-tune on these (an .npz, digitlab.finetune) mixed with a replay of the data
 
 
 @dataclass
@@ -117,22 +117,38 @@ def emit(kind: str, **data) -> None:
     sys.stdout.flush()
 
 
+WATCHED = 20  # test images whose answers the app shows changing, epoch by epoch
+
+
+def watched(data) -> list[int]:
+    """A fixed handful of test images, of every class in turn."""
+    per_class = [(data.test_labels == c).nonzero().flatten().tolist() for c in range(data.spec.num_classes)]
+    picks = [pool[i] for i in range(WATCHED) for pool in per_class if i < len(pool)]
+    return sorted(picks[:WATCHED], key=lambda i: int(data.test_labels[i]))
+
+
 def run(job: Job, stop: threading.Event) -> None:
     """Train as the job says and save the result; every failure becomes one "error" event."""
     from digitlab.config import TrainConfig
     from digitlab.datasets import DataError, load_dataset
-    from digitlab.hub import WeightsError, save_model
+    from digitlab.hub import WeightsError, load_model, save_model
+    from digitlab.plots import png_bytes, view_image
     from digitlab.train import Note, TrainResult, card_data, train
 
     try:
         cfg = TrainConfig(**{**job.config, "betas": tuple(job.config.get("betas", (0.9, 0.999)))}).validate()
-        data = load_dataset(cfg.dataset, cfg.data, view=job.view)
-        if job.replay:
+        data = base = load_dataset(cfg.dataset, cfg.data, view=job.view)
+        if job.corrections:
             from digitlab.finetune import with_corrections
 
-            data = with_corrections(data, Path(job.replay["folder"]), job.replay.get("replay", 4))
+            data = with_corrections(base, Path(job.corrections), cfg.seed)
+        watch = watched(base)
+        import base64
+
+        gallery = [{"png": base64.b64encode(png_bytes(view_image(base.test_images[i].numpy()))).decode(),
+                    "label": int(base.test_labels[i])} for i in watch]
         emit("start", data=str(data), train=len(data.train_labels), test=len(data.test_labels),
-             spec=data.spec.to_dict())
+             spec=data.spec.to_dict(), watched=gallery)
         shown = 0.0
 
         def on_batch(step: int, steps: int) -> None:
@@ -141,15 +157,20 @@ def run(job: Job, stop: threading.Event) -> None:
                 shown = time.monotonic()
                 emit("progress", step=step, steps=steps)
 
-        for item in train(cfg, data=data, stop=stop, on_batch=on_batch):
+        for item in train(cfg, data=data, stop=stop, on_batch=on_batch, watch=base.test_images[watch]):
             if isinstance(item, Note):
                 emit("note", text=item.text)
             elif isinstance(item, TrainResult):
+                compared = {}
                 if item.records:
                     save_model(item.model, job.out, card=card_data(item, job.argv))
+                    if job.corrections:
+                        from digitlab.finetune import before_after
+
+                        compared = before_after(load_model(cfg.init), item.model, base, Path(job.corrections))
                 emit("done", out=job.out if item.records else None, stopped=item.stopped,
                      calibration=item.calibration, arch=item.model.arch, data=item.data,
-                     config=asdict(item.config), notes=item.notes)
+                     config=asdict(item.config), notes=item.notes, before_after=compared)
             else:
                 emit("record", **item.as_dict())
     except (DataError, WeightsError, ValueError, OSError) as err:

@@ -1,7 +1,7 @@
 """A small Hugging Face Hub for tests: the real `huggingface_hub` client pushes to and pulls from it.
 
 It speaks the part of the Hub protocol that push / pull use (checked against huggingface_hub 2.4):
-repo create (409 if it exists), validate-yaml, whoami-v2, model info (also at /revision/{rev}),
+repo create (409 if it exists; model and dataset repos, the latter kept as "datasets/<id>"), validate-yaml, whoami-v2, model info (also at /revision/{rev}),
 tree, preupload (every file "regular", so Xet/LFS is never touched), NDJSON commits with base64
 files (each commit gets a new oid and the history is kept, so a pinned old revision still
 resolves), and resolve GET/HEAD with X-Repo-Commit, ETag and Content-Length. Auth is by bearer
@@ -208,11 +208,13 @@ class LocalHub:
     def create_repo(self, user: str | None, body: dict) -> tuple[int, dict]:
         if user is None:
             raise HubError(401, None, "You must be authenticated to create a repo")
-        if body.get("type") not in (None, "model"):
-            raise HubError(400, None, "this test server only has model repos")
+        if body.get("type") not in (None, "model", "dataset"):
+            raise HubError(400, None, "this test server has model and dataset repos only")
         namespace = body.get("organization") or user
         repo_id = f"{namespace}/{body['name']}"
         url = f"{self.url}/{repo_id}"
+        if body.get("type") == "dataset":  # kept as "datasets/<id>" beside the model repos
+            repo_id, url = f"datasets/{repo_id}", f"{self.url}/datasets/{repo_id}"
         with self.lock:
             if repo_id in self.repos:
                 return 409, {"error": "You already created this model repo", "url": url}
@@ -220,7 +222,7 @@ class LocalHub:
                 raise HubError(403, None, f"You don't have the rights to create a model under {namespace!r}")
             private = body.get("visibility") == "private" or bool(body.get("private"))
             self.create(repo_id, user, private=private)
-        return 200, {"url": url, "name": repo_id, "id": secrets.token_hex(12)}
+        return 200, {"url": url, "name": repo_id.removeprefix("datasets/"), "id": secrets.token_hex(12)}
 
     def whoami(self, user: str | None) -> dict:
         if user is None:
@@ -332,8 +334,10 @@ def make_handler(hub: LocalHub) -> type[BaseHTTPRequestHandler]:
                 return as_json(200, validate_yaml(json.loads(body or b"{}").get("content", "")))
             if method == "GET" and path == "/api/whoami-v2":
                 return as_json(200, hub.whoami(user))
-            if parts[:2] == ["api", "models"] and len(parts) >= 4:
+            if parts[:2] in (["api", "models"], ["api", "datasets"]) and len(parts) >= 4:
                 repo_id, rest = "/".join(parts[2:4]), parts[4:]
+                if parts[1] == "datasets":
+                    repo_id = f"datasets/{repo_id}"
                 if method == "GET" and not rest:
                     repo = hub.readable(repo_id, user)
                     return as_json(200, hub.model_info(repo, hub.revision_of(repo, "main")))

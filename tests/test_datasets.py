@@ -188,6 +188,13 @@ def test_env_var_points_auto_at_a_folder_of_datasets(tmp_path, monkeypatch):
     assert load_dataset("fashion-mnist", "auto").name == "fashion-mnist"
 
 
+def test_torchvisions_many_line_download_error_becomes_its_first_reason():
+    err = RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried https://a/, got:\n"
+                       "<urlopen error [Errno -2] Name or service not known>\n"
+                       "Tried https://b/, got:\n<urlopen error x>")
+    assert datasets.download_reason(err) == "[Errno -2] Name or service not known"
+
+
 def test_auto_falls_back_to_the_sample_and_says_why(monkeypatch):
     def offline(root):
         raise OSError("[Errno -3] Temporary failure in name resolution")
@@ -196,7 +203,7 @@ def test_auto_falls_back_to_the_sample_and_says_why(monkeypatch):
     data = load_dataset("mnist", "auto")
     assert data.source == "sample"
     assert data.notes == ["Could not download mnist: [Errno -3] Temporary failure in name resolution. "
-                          "Trained on the shipped sample of 2,000 images instead."]
+                          "Using the shipped sample of 2,000 training images instead."]
     assert load_dataset("chinese-mnist", "auto").notes[0].startswith("chinese-mnist has no standard download")
 
 

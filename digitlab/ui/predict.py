@@ -62,12 +62,13 @@ class Predictions:
         return gr.Dropdown(choices=choices, value=visitor.active.key)
 
     def model_outputs(self, visitor: Visitor) -> tuple:
-        """Everything that follows the active model: header, picker, sliders, answer panels."""
+        """Everything that follows the active model: header, picker, sliders, answer panels, Wrong? menus."""
         choice = visitor.active
         classes = len(choice.predictor.names)
         k = gr.Slider(maximum=min(classes, MAX_K), value=min(3, classes))
         view = gr.HTML(value="", label=view_label(choice))
-        return (describe(choice), self.picker(visitor), k, k, {}, {}, view, view)
+        wrong = gr.Dropdown(choices=choice.predictor.names, value=None)
+        return (describe(choice), self.picker(visitor), k, k, {}, {}, view, view, wrong, wrong)
 
     def showing_model(self, action: Callable) -> Callable:
         """`action` (which changes the visitor's active model), then everything that follows the model."""
@@ -212,6 +213,18 @@ def answer_panel(tab: str, hint: str) -> tuple[gr.Markdown, gr.Label, gr.HTML, g
     return hint_md, label, view, k
 
 
+def teach_panel(tab: str) -> dict[str, Any]:
+    """"Why this answer?" and "Wrong? It's a …" beside a prediction."""
+    with gr.Row():
+        why = gr.Button("Why this answer?", size="sm", elem_id=f"{tab}-why-button")
+        wrong = gr.Dropdown([str(d) for d in range(10)], value=None, label="Wrong? It's a …", scale=2,
+                            allow_custom_value=True, elem_id=f"{tab}-wrong")  # Teaching checks the label
+        save = gr.Button("Save correction", size="sm", elem_id=f"{tab}-save")
+    saved = gr.Markdown("", elem_id=f"{tab}-saved")
+    explanation = gr.HTML("", elem_id=f"{tab}-why")
+    return dict(why=why, wrong=wrong, save=save, saved=saved, explanation=explanation)
+
+
 def sketchpad(elem_id: str, width: int, height: int, label: str, visible: bool = True) -> RawSketchpad:
     # The handler gets the encoded images, undecoded; the Predictor reads the composite.
     return RawSketchpad(canvas_size=(width, height), layers=False, transforms=(), height=height + 62,
@@ -239,12 +252,13 @@ def build_sketch(p: Predictions) -> dict[str, Any]:
         with gr.Column(scale=2):
             with gr.Group(visible=True) as digit_outputs:
                 hint, label, view, k = answer_panel("sketch", SKETCH_HINT)
+                teach = teach_panel("sketch")
             with gr.Group(visible=False) as number_outputs:
                 number_hint = gr.Markdown(NUMBER_HINT, elem_id="number-hint")
                 number, boxes = number_panel("sketch")
     return dict(mode=mode, sketch=sketch, number_pad=number_pad, clear=clear, button=button, hint=hint,
                 label=label, view=view, k=k, digit_outputs=digit_outputs, number_outputs=number_outputs,
-                number_hint=number_hint, number=number, boxes=boxes)
+                number_hint=number_hint, number=number, boxes=boxes, **teach)
 
 
 def show_mode(mode: str) -> tuple:
@@ -263,5 +277,7 @@ def build_upload(examples: list[str]) -> dict[str, Any]:
             gr.Examples(examples, inputs=upload, label="Samples: MNIST test digits")
         with gr.Column(scale=2):
             hint, label, view, k = answer_panel("upload", UPLOAD_HINT)
+            teach = teach_panel("upload")
             number, boxes = number_panel("upload")
-    return dict(mode=mode, upload=upload, hint=hint, label=label, view=view, k=k, number=number, boxes=boxes)
+    return dict(mode=mode, upload=upload, hint=hint, label=label, view=view, k=k, number=number, boxes=boxes,
+                **teach)

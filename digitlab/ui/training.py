@@ -8,6 +8,7 @@ visitor's own zip of class folders.
 
 from __future__ import annotations
 
+import html
 import shutil
 import time
 from dataclasses import asdict
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import pandas as pd
 
 from digitlab.cli import train_argv
 from digitlab.config import FREEZE, OPTIMIZERS, PRESETS, TrainConfig, preset
@@ -32,6 +34,7 @@ from digitlab.worker import Job, TrainingProcess
 SCRATCH, ACTIVE = "from scratch", "from the active model"
 WHOLE, HEAD = "fine-tune everything", "train only the new head"
 CURVE_COLOURS = {"train": "#2563eb", "test": "#f97316"}
+COMPARE_COLUMNS = ["run", "architecture", "parameters", "dataset", "epochs", "seconds", "test accuracy %"]
 IDLE = "Pick the settings and press **Train**; the active model stays in use."
 PROGRESS = gr.Progress()  # a marker: gradio passes each call its own tracker
 KEEP = gr.skip()  # an output left as it is
@@ -141,21 +144,23 @@ class Training:
         return str(folder)
 
     def run(self, visitor: Visitor, cfg: TrainConfig, view: str, progress: gr.Progress, kind: str = "train",
-            replay: dict | None = None):
+            corrections: str | None = None):
         """Wait for the trainer, train in a worker process, stream every epoch; keep the result."""
-        lab, log, records = self.lab, [], []
+        lab, log, records, gallery = self.lab, [], [], []
         number = visitor.next_run_number()
         out = visitor.folder / "runs" / f"run-{number}"
-        started = None
+        started, names = None, []
 
         def frame(status: str, run: Run | None = None, grid: Any = KEEP) -> tuple:
             """One update of every Train output; the curves only once there are points to draw."""
             df = curves(records).astype({"epoch": "str"}) if records else KEEP  # whole epochs on the axis
+            answers = watch_html(gallery, records[-1].get("watched", []) if records else [], names)
+            runs = compare(visitor) if run is not None else (KEEP, KEEP)
             if run is None:  # no download or summary before there is a model
                 return ("\n".join(log), df, df, status, None, "", grid,
-                        gr.Button(interactive=False, variant="secondary"))
+                        gr.Button(interactive=False, variant="secondary"), answers, *runs)
             return ("\n".join(log), df, df, status, str(run.zip_path), summary(run.choice.predictor.model), grid,
-                    gr.Button(interactive=True, variant="primary"))
+                    gr.Button(interactive=True, variant="primary"), answers, *runs)
 
         place = lab.trainer.join()
         if place is None:
@@ -173,7 +178,7 @@ class Training:
                     if visitor.stop_requested or visitor.closed:
                         yield frame("Stopped before it started; nothing was trained.")
                         return
-                    job = TrainingProcess(Job(asdict(cfg), str(out), view, train_argv(cfg, view), replay))
+                    job = TrainingProcess(Job(asdict(cfg), str(out), view, train_argv(cfg, view), corrections))
                     visitor.job, visitor.waiting = job, False
                 yield frame("Starting the trainer…", grid=None)
                 started = time.monotonic()
@@ -190,6 +195,8 @@ class Training:
                     data = event.data
                     if event.kind == "start":
                         log.append(f"training {cfg.arch} on {data['data']} for {cfg.epochs} epoch(s)")
+                        gallery = data.get("watched", [])
+                        names = data["spec"].get("display") or data["spec"]["labels"]
                         yield frame("Training…")
                     elif event.kind == "note":
                         log.append(f"note: {data['text']}")
@@ -215,8 +222,19 @@ class Training:
                 ended = f"stopped after {len(records)}/{cfg.epochs} epochs" if run.stopped else "finished"
                 log.append(f"{ended}: test accuracy {run.test_acc:.2f}%, "
                            f"confidences calibrated at temperature {run.choice.predictor.temperature:.3g}")
-                yield frame(f"**{ended.capitalize()}**: test accuracy {run.test_acc:.2f}%. Your active model "
-                            "stays as it is until you press **Use this model**.", run, grid=run_samples(run))
+                compared = run.before_after
+                if compared:
+                    log.append(f"on your corrections: {compared['corrections_before']:.0f}% -> "
+                               f"{compared['corrections_after']:.0f}% right; test set: {compared['test_before']:.2f}% "
+                               f"-> {compared['test_after']:.2f}%")
+                    status = (f"**Fine-tuned**: your corrections {compared['corrections_before']:.0f}% -> "
+                              f"{compared['corrections_after']:.0f}% right, the test set "
+                              f"{compared['test_before']:.2f}% -> {compared['test_after']:.2f}%. "
+                              "Press **Use this model** to read with it.")
+                else:
+                    status = (f"**{ended.capitalize()}**: test accuracy {run.test_acc:.2f}%. Your active model "
+                              "stays as it is until you press **Use this model**.")
+                yield frame(status, run, grid=run_samples(run))
             finally:
                 lab.trainer.slot.release()
         finally:
@@ -242,7 +260,7 @@ class Training:
         placeholder = ModelChoice(f"run:{number}", "", Predictor(model), "trained here", card=card)
         run = Run(number, placeholder, records, cfg, done["data"], sum(r["seconds"] for r in records),
                   bool(done["stopped"]), done.get("calibration") or {}, folder, zip_path, done.get("notes") or [],
-                  kind)
+                  kind, done.get("before_after") or {})
         run.choice = ModelChoice(placeholder.key, run_title(run), placeholder.predictor, "trained here", card=card)
         visitor.add_run(run)
         return run
@@ -265,6 +283,37 @@ class Training:
             raise plain("Train a model first; there is no new model to use yet.")
         visitor.active = visitor.runs[-1].choice
         return visitor.active
+
+
+def watch_html(gallery: list[dict], answers: list[int], names: list[str]) -> str:
+    """The watched test images with the model's current answer: green when right, red when wrong."""
+    if not gallery:
+        return ""
+    cells = []
+    for i, item in enumerate(gallery):
+        answer = answers[i] if i < len(answers) else None
+        right = answer == item["label"]
+        colour = "#94a3b8" if answer is None else "#16a34a" if right else "#dc2626"
+        said = "…" if answer is None else html.escape(str(names[answer]))
+        cells.append(f'<figure style="margin:2px;text-align:center"><img src="data:image/png;base64,{item["png"]}" '
+                     f'width="48" height="48" style="image-rendering:pixelated;border:2px solid {colour}" '
+                     f'alt="a test image of {html.escape(str(names[item["label"]]))}"><figcaption '
+                     f'style="font-size:11px;color:{colour}">{said}</figcaption></figure>')
+    return f'<div class="watched" style="display:flex;flex-wrap:wrap">{"".join(cells)}</div>'
+
+
+def compare(visitor: Visitor) -> tuple:
+    """Every run of the session in one table, and their test accuracy per epoch overlaid."""
+    rows, points = [], []
+    for run in visitor.runs:
+        model = run.choice.predictor.model
+        rows.append([f"run {run.number}" + (" (fine-tune)" if run.kind == "finetune" else ""), model.arch,
+                     model.num_params, run.data, len(run.records), round(run.seconds, 1),
+                     round(run.test_acc, 2) if run.test_acc is not None else None])
+        points += [(r["epoch"], f"run {run.number}: {model.arch}", r["test_acc"]) for r in run.records]
+    table = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+    plot = pd.DataFrame(points, columns=["epoch", "run", "test accuracy"]).astype({"epoch": "str"})
+    return table, plot
 
 
 def line_of(record: dict) -> str:
@@ -330,12 +379,20 @@ def build(lab: Lab) -> dict[str, Any]:
             with gr.Row():
                 use_btn = gr.Button("Use this model", interactive=False, elem_id="use-button")
                 download = gr.File(label="Download (zip: safetensors + config + card)", height=90)
+            gr.Markdown("**Test images, as the model reads them after each epoch** (green: right, red: wrong)")
+            watch = gr.HTML("", elem_id="train-watch")
             with gr.Row():
                 model_summary = gr.Code(label="Model summary", language=None, lines=8, scale=3)
                 with gr.Column(scale=2):
                     gr.Markdown("**Training samples**")  # a label chip would hide the top row
                     grid = gr.Image(show_label=False, container=False, interactive=False, format="png", buttons=[])
+    with gr.Accordion("Compare your runs", open=False, elem_id="compare-runs"):
+        runs_table = gr.Dataframe(pd.DataFrame(columns=COMPARE_COLUMNS), interactive=False, elem_id="runs-table")
+        runs_plot = gr.LinePlot(x="epoch", y="test accuracy", color="run", title="Test accuracy per epoch",
+                                height=260, sort=[str(e) for e in range(1, lab.policy.max_epochs + 1)],
+                                elem_id="runs-plot")
     return dict(dataset=dataset, source=source, upload=upload, view=view, arch=arch, start=start, freeze=freeze,
                 epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, augment=augment, compile=compile_,
                 seed=seed, train=train_btn, stop=stop_btn, status=status, loss=loss_plot, acc=acc_plot, log=log,
-                use=use_btn, download=download, summary=model_summary, grid=grid)
+                use=use_btn, download=download, summary=model_summary, grid=grid, watch=watch, runs_table=runs_table,
+                runs_plot=runs_plot)

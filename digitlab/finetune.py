@@ -1,0 +1,70 @@
+"""Teaching a model its mistakes: a short fine-tune on a visitor's corrections, with replay of its data.
+
+Corrections are the views the model read (as it read them) with the label it should have given.
+Fine-tuning on them alone would teach the new style and forget the old one; mixed with a replay
+of the model's own training data it learns one without losing the other. The result is judged on
+the corrections and on the test split, before and after.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from digitlab.config import TrainConfig
+from digitlab.datasets import Dataset
+from digitlab.evaluate import evaluate
+from digitlab.models import Classifier
+
+REPLAY = 3000  # images of the model's own training data mixed in
+SHARE = 0.25  # of the fine-tuning set: the corrections (repeated) make up this much
+# The settings of a fine-tune: a few epochs at a low rate, augmented (each correction seen many ways).
+FINETUNE = dict(epochs=3, lr=1e-3, optimizer="adamw", batch_size=64, augment=True, label_smoothing=0.1,
+                calibration=0.0, weight_decay=5e-4)
+
+
+def save_corrections(path: Path, views: list[np.ndarray], labels: list[int]) -> Path:
+    """The corrections as one .npz (views (N, C, S, S) uint8, labels (N,)), for the worker to read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, images=np.stack(views).astype(np.uint8), labels=np.asarray(labels, np.int64))
+    return path
+
+
+def load_corrections(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    with np.load(path) as z:
+        return torch.from_numpy(z["images"].copy()), torch.from_numpy(z["labels"].copy())
+
+
+def with_corrections(data: Dataset, path: Path, seed: int = 0) -> Dataset:
+    """The fine-tuning set: a replay of `data`'s training images plus the corrections repeated to SHARE of it."""
+    images, labels = load_corrections(path)
+    spec = data.spec
+    if images.shape[1:] != (spec.channels, spec.size, spec.size):
+        raise ValueError(f"the corrections are {tuple(images.shape[1:])} views; this model reads "
+                         f"{(spec.channels, spec.size, spec.size)}")
+    gen = torch.Generator().manual_seed(seed)
+    pick = torch.randperm(len(data.train_labels), generator=gen)[:REPLAY]
+    replay_x, replay_y = data.train_images[pick], data.train_labels[pick]
+    times = max(1, round(SHARE / (1 - SHARE) * len(pick) / max(len(labels), 1)))
+    train_x = torch.cat([replay_x, images.repeat(times, 1, 1, 1)])
+    train_y = torch.cat([replay_y, labels.repeat(times)])
+    notes = [*data.notes, f"fine-tuning on {len(labels)} correction(s) (each seen {times}x) and a replay of "
+                          f"{len(pick):,} of the model's own training images"]
+    return replace(data, train_images=train_x, train_labels=train_y, notes=notes)
+
+
+def finetune_config(init: str, dataset: str, source: str, seed: int = 0) -> TrainConfig:
+    return TrainConfig(init=init, dataset=dataset, data=source, seed=seed, **FINETUNE).validate()
+
+
+def before_after(before: Classifier, after: Classifier, data: Dataset, corrections: Path) -> dict:
+    """Accuracy (percent) on the corrections and on the test split, of the model before and after."""
+    images, labels = load_corrections(corrections)
+    out = {}
+    for name, model in (("before", before), ("after", after)):
+        out[f"corrections_{name}"] = round(evaluate(model, images, labels).accuracy, 2)
+        out[f"test_{name}"] = round(evaluate(model, data.test_images, data.test_labels).accuracy, 3)
+    return out
