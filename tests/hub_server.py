@@ -1,7 +1,8 @@
 """A small Hugging Face Hub for tests: the real `huggingface_hub` client pushes to and pulls from it.
 
 It speaks the part of the Hub protocol that push / pull use (checked against huggingface_hub 2.4):
-repo create (409 if it exists; model and dataset repos, the latter kept as "datasets/<id>"), validate-yaml, whoami-v2, model info (also at /revision/{rev}),
+repo create (409 if it exists; model and dataset repos, the latter kept as "datasets/<id>"),
+validate-yaml, whoami-v2, model info (also at /revision/{rev}),
 tree, preupload (every file "regular", so Xet/LFS is never touched), NDJSON commits with base64
 files (each commit gets a new oid and the history is kept, so a pinned old revision still
 resolves), and resolve GET/HEAD with X-Repo-Commit, ETag and Content-Length. Auth is by bearer
