@@ -1,4 +1,4 @@
-"""python -m digitlab train|eval|predict|push|pull — thin wrappers over the package."""
+"""python -m digitlab train|eval|predict|export|push|pull — thin wrappers over the package."""
 
 from __future__ import annotations
 
@@ -72,11 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--number", action="store_true", help="read a whole number written in a row (e.g. 2026)")
     r.add_argument("--json", action="store_true", help="one JSON object per file")
 
+    x = sub.add_parser("export", help="export a model to ONNX, its spec and calibration in the metadata")
+    x.add_argument("--weights", help="folder or Hub repo id (default: the shipped MNIST model)")
+    x.add_argument("--revision", help="Hub revision")
+    x.add_argument("--out", default="model.onnx", help="the .onnx file to write (default: model.onnx)")
+    x.add_argument("--int8", action="store_true", help="dynamic int8 quantisation of the weights")
+
     u = sub.add_parser("push", help="upload weights to a Hub repo")
     u.add_argument("repo_id", help="the Hub repo to create or update, e.g. your-name/digitlab-cnn")
     u.add_argument("--weights", help="folder to upload (default: the shipped MNIST model)")
     u.add_argument("--token", help="Hub token (default: $HF_TOKEN or the saved login)")
     u.add_argument("--private", action="store_true", help="create the repo private")
+    u.add_argument("--onnx", action="store_true", help="also upload model.onnx, exported from the weights")
 
     g = sub.add_parser("pull", help="download weights from a Hub repo into a folder")
     g.add_argument("repo_id", help="the Hub repo to download, e.g. your-name/digitlab-cnn")
@@ -241,12 +248,22 @@ def run_predict(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def run_export(args: argparse.Namespace) -> None:
+    from digitlab.hub import load_model
+    from digitlab.onnx_io import export_onnx
+
+    model = load_model(args.weights, args.revision)
+    info = export_onnx(model, args.out, int8=args.int8)
+    print(f"exported {model.arch} ({model.spec.name}) to {args.out}: {info['bytes'] / 1e6:.2f} MB"
+          + (", int8 weights" if args.int8 else ""))
+
+
 def run_push(args: argparse.Namespace) -> None:
     from digitlab import hub
 
     model = hub.load_model(args.weights)
     result = hub.push_model(model, args.repo_id, token=args.token, private=args.private,
-                            card=hub.read_card_data(args.weights))
+                            card=hub.read_card_data(args.weights), onnx=args.onnx)
     print(f"pushed {result.repo_id} to {result.url} (commit {result.commit})")
 
 
@@ -271,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
             run_eval(args)
         elif args.command == "predict":
             return run_predict(args)
+        elif args.command == "export":
+            run_export(args)
         elif args.command == "push":
             run_push(args)
         elif args.command == "pull":

@@ -2,7 +2,7 @@
 
 `torchrun --nproc-per-node N -m digitlab train ...` starts N processes with RANK, WORLD_SIZE and a
 rendezvous in their environment; current() joins the group once and says who this process is.
-A single process (no WORLD_SIZE, or 1) gets None and never imports torch.distributed.
+A single process (no WORLD_SIZE, or 1) gets None: no process group, no DDP wrapper, the same path as ever.
 """
 
 from __future__ import annotations
@@ -40,6 +40,19 @@ class Group:
         dist.all_reduce(t)
         out = t.tolist()
         return tuple(bool(o) if isinstance(v, bool) else o for o, v in zip(out, values, strict=True))
+
+
+TRACE_ENV = "DIGITLAB_TRACE_SHARDS"  # a folder: each process writes the training images it saw, per epoch
+
+
+def trace(rank: int, epoch: int, indices: list[int]) -> None:
+    """Record which training images this process trained on in `epoch` (for tests of the sharding)."""
+    folder = os.environ.get(TRACE_ENV)
+    if folder:
+        import json
+
+        with open(os.path.join(folder, f"rank-{rank}.jsonl"), "a") as f:
+            f.write(json.dumps({"epoch": epoch, "indices": indices}) + "\n")
 
 
 @cache

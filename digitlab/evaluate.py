@@ -76,7 +76,7 @@ def logits_of(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 10
     """(N, K) logits of a whole split of uint8 views (N, C, S, S), in batches, on the model's device."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = next(model.parameters(), torch.zeros(())).device  # an ONNX model has no parameters: the CPU
     out = []
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size].to(device).float().div_(255)

@@ -50,6 +50,7 @@ def shipped_weights() -> dict[str, Path]:
     return {p.name: p for p in sorted(WEIGHTS_DIR.iterdir()) if (p / WEIGHTS_NAME).is_file()}
 PICKLE_SUFFIXES = (".bin", ".pth", ".pt", ".pkl", ".ckpt")
 WEIGHTS_NAME, CONFIG_NAME, CARD_NAME, TRAINING_NAME = "model.safetensors", "config.json", "README.md", "training.json"
+ONNX_NAME = "model.onnx"
 HUB_FILES = [CONFIG_NAME, WEIGHTS_NAME, TRAINING_NAME]  # all a pull downloads: pickle files never leave the Hub
 # What the Hub client raises for an answer it did not like or no answer at all.
 HUB_ERRORS = (HfHubHTTPError, LocalEntryNotFoundError, OfflineModeIsEnabled, httpx2.TransportError, HFValidationError)
@@ -163,6 +164,15 @@ def load_model(source: str | Path | None = None, revision: str | None = None,
     if source is None or str(source) == "":
         return load_local(DEFAULT_WEIGHTS)
     path = Path(source).expanduser()
+    if local and path.suffix == ".onnx" and path.is_file():
+        from digitlab.onnx_io import load_onnx  # onnxruntime, only for those who read ONNX
+
+        try:
+            return load_onnx(path)
+        except ValueError as err:
+            raise WeightsError(str(err)) from err
+        except Exception as err:  # onnxruntime's own errors for a damaged file
+            raise WeightsError(f"{path} is damaged or not an ONNX model ({type(err).__name__}).") from err
     if local and path.is_dir():
         return load_local(path)
     if local and path.exists():
@@ -217,8 +227,9 @@ def download(repo_id: str, revision: str | None = None, token: str | bool | None
 
 
 def push_model(model: Classifier, repo_id: str, token: str | None = None, private: bool = False,
-               card: dict | None = None) -> PushResult:
-    """Upload weights, config.json and a model card to `repo_id` in one commit, creating the repo if needed.
+               card: dict | None = None, onnx: bool = False) -> PushResult:
+    """Upload weights, config.json and a model card to `repo_id` in one commit, creating the repo if needed;
+    with `onnx`, model.onnx (exported from the weights) beside them.
 
     The token comes from `token`, $HF_TOKEN or the saved login (`hf auth login`); it is never echoed.
     """
@@ -236,6 +247,10 @@ def push_model(model: Classifier, repo_id: str, token: str | None = None, privat
         acc = f" ({card['test_acc']:.2f}% test accuracy)" if isinstance(card.get("test_acc"), (int, float)) else ""
         with tempfile.TemporaryDirectory() as tmp:
             save_model(model, tmp, card=card, name=repo_id)
+            if onnx:
+                from digitlab.onnx_io import export_onnx
+
+                export_onnx(model, Path(tmp) / ONNX_NAME)
             info = api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=f"Upload {model.arch}{acc}")
     except HUB_ERRORS as err:
         raise hub_error(err, repo_id, push=True) from err

@@ -10,6 +10,7 @@ generator; under torchrun (digitlab.distributed) each process trains on its shar
 from __future__ import annotations
 
 import math
+import os
 import shlex
 import threading
 import time
@@ -19,8 +20,10 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
+from digitlab import distributed
 from digitlab.config import TrainConfig
 from digitlab.datasets import Dataset, load_dataset
+from digitlab.distributed import TRACE_ENV, trace
 from digitlab.evaluate import evaluate, fit_temperature
 from digitlab.models import Classifier
 from digitlab.threads import TORCH_THREADS
@@ -226,7 +229,7 @@ def try_compile(model: torch.nn.Module, sample: torch.Tensor) -> tuple[torch.nn.
 
 def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg: TrainConfig, view: str,
                     order_gen: torch.Generator, aug_gen: torch.Generator, stop: threading.Event | None,
-                    on_batch: Callable[[int, int], None] | None, shard: tuple[int, int] = (0, 1)):
+                    on_batch: Callable[[int, int], None] | None, shard: tuple[int, int] = (0, 1), epoch: int = 0):
     """Run one epoch; return (summed loss, correct, samples seen) of this process's shard.
 
     Every process draws the same permutation and takes its share of each global batch.
@@ -239,11 +242,14 @@ def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg
     steps = math.ceil(n / cfg.batch_size)
     loss_sum = torch.zeros((), device=images.device)
     correct = torch.zeros((), device=images.device, dtype=torch.long)
-    seen = 0
+    seen, tracing = 0, bool(os.environ.get(TRACE_ENV))
+    shard = []
     for step in range(steps):
         if stop is not None and stop.is_set():
             break
         idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size][rank::world]
+        if tracing:
+            shard += idx.tolist()
         x, y = as_pixels(images[idx]), labels[idx]
         if cfg.augment:
             x = AUGMENTATIONS[view](x, aug_gen).contiguous(memory_format=torch.channels_last)
@@ -258,6 +264,8 @@ def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg
         seen += len(y)
         if on_batch is not None:
             on_batch(step + 1, steps)
+    if tracing:
+        trace(rank, epoch, shard)
     return loss_sum, correct, seen
 
 
@@ -272,9 +280,7 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
     """
     cfg = (cfg or TrainConfig()).validate()
     data = data if data is not None else load_dataset(cfg.dataset, cfg.data)
-    from digitlab import distributed  # cheap: it imports torch.distributed only under torchrun
-
-    group = distributed.current()
+    group = distributed.current()  # None for a single process: no process group, no DDP
     shard = (group.rank, group.world) if group else (0, 1)
     device = group.device if group else pick_device(cfg.device)
     notes = list(data.notes)
@@ -319,7 +325,7 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
         torch.set_num_threads(TORCH_THREADS)
         start = time.perf_counter()
         loss_sum, correct, seen = train_one_epoch(model, step_model, train_x, train_y, optimizer, scheduler, cfg,
-                                                  data.spec.view, order_gen, aug_gen, stop, on_batch, shard)
+                                                  data.spec.view, order_gen, aug_gen, stop, on_batch, shard, epoch)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
