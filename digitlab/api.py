@@ -13,6 +13,7 @@ so any number of server processes can serve it behind a load balancer.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
 from functools import partial
 
@@ -66,9 +67,8 @@ def json_routes(active: Callable[[], Predictor]) -> list[Route]:
             answer = read() if canvas_sized(body) else await run_in_threadpool(read)
         except ImageError as err:
             return error(str(err), 422)
-        if number:
-            return JSONResponse(answer.as_dict())
-        return JSONResponse({"label": next(iter(answer)), "confidences": answer})
+        body = answer.as_dict() if number else {"label": next(iter(answer)), "confidences": answer}
+        return JSONResponse(body, headers={"X-Digitlab-Process": str(os.getpid())})  # which replica answered
 
     return [Route(PREDICT_PATH, predict, methods=["POST"])]
 
@@ -128,3 +128,22 @@ class BodyLimit:
 
 def body_limits(policy: Policy) -> list[Middleware]:
     return [Middleware(BodyLimit, limit=MAX_BYTES + SLACK, upload_limit=max(MAX_BYTES, policy.max_zip_bytes) + SLACK)]
+
+
+def create_app():
+    """The JSON endpoint alone, for any number of server processes behind a load balancer:
+
+        uvicorn digitlab.api:create_app --factory --workers 4 --host 0.0.0.0 --port 8000
+
+    It answers with $DIGITLAB_WEIGHTS (a folder or Hub repo id, at $DIGITLAB_REVISION), else the
+    shipped MNIST model; each worker loads it once. The Gradio UI keeps per-visitor sessions in its
+    process, so replicas of the UI need sticky sessions; this endpoint needs none.
+    """
+    from starlette.applications import Starlette
+
+    from digitlab.serving import tune_process
+
+    tune_process()
+    predictor = Predictor.from_pretrained(os.environ.get("DIGITLAB_WEIGHTS") or None,
+                                          os.environ.get("DIGITLAB_REVISION") or None)
+    return Starlette(routes=json_routes(lambda: predictor), middleware=body_limits(Policy()))
