@@ -76,8 +76,9 @@ class Correction:
 class Visitor:
     """Everything one browser session owns."""
 
-    def __init__(self, session: str, default: ModelChoice, policy: Policy):
+    def __init__(self, session: str, default: ModelChoice, policy: Policy, root: Path | None = None):
         self.session = session
+        self.root = root  # where the session's folder is made (None: the system's temp folder)
         self.token = secrets.token_urlsafe(16)  # names this session to the browser's batched sketch events
         self.policy = policy
         self.active = default
@@ -100,7 +101,9 @@ class Visitor:
         """A private folder for this session's files, made on first use and removed with the session."""
         with self.lock:
             if self._folder is None:
-                self._folder = Path(tempfile.mkdtemp(prefix="digitlab-session-"))
+                if self.root is not None:
+                    self.root.mkdir(parents=True, exist_ok=True)
+                self._folder = Path(tempfile.mkdtemp(prefix="digitlab-session-", dir=self.root))
             return self._folder
 
     def choices(self, shipped: list[ModelChoice]) -> list[ModelChoice]:
@@ -154,9 +157,10 @@ class Visitor:
 class Sessions:
     """The visitors of one app, by Gradio session hash, bounded in number and idle time."""
 
-    def __init__(self, policy: Policy, default: ModelChoice):
+    def __init__(self, policy: Policy, default: ModelChoice, root: Path | None = None):
         self.policy = policy
         self.default = default
+        self.root = root
         self._visitors: OrderedDict[str, Visitor] = OrderedDict()
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -168,7 +172,7 @@ class Sessions:
         with self._lock:
             visitor = self._visitors.get(session)
             if visitor is None:
-                visitor = Visitor(session, self.default, self.policy)
+                visitor = Visitor(session, self.default, self.policy, self.root)
                 self._visitors[session] = visitor
                 self._tokens[visitor.token] = session
             visitor.last_seen = time.monotonic()

@@ -1,9 +1,11 @@
-"""Serving benchmark: predictor alone, the Gradio endpoint under N clients, the JSON endpoint.
+"""Serving benchmark: predictor alone, the Gradio endpoint under N clients, the JSON endpoint,
+predictions while a training runs, sessions that train and leave, and N replicas of the JSON endpoint.
 
 Starts `python app.py` as its own process so that the server's CPU time and RSS are read
 from its own counters (/proc), apart from the load generator sharing the same cores.
 
     python scripts/bench_serve.py [--clients 32] [--seconds 30] [--json-clients 16] [--soak 10000]
+                                  [--training-clients 16] [--churn 50] [--replicas 1,2]
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from digitlab.datasets import load_sample  # noqa: E402
+from digitlab.imageio import read_pixels  # noqa: E402
 from digitlab.predict import Predictor  # noqa: E402
 from digitlab.serving import keep_freed_memory  # noqa: E402
 
@@ -85,6 +87,40 @@ def bench_predictor(images: list[tuple[bytes, str]], calls: int = 300) -> None:
         p50 = percentile(times[20:], 50)
         print(f"Predictor.predict alone, 800x800 sketch ({name}): p50 {p50:.2f} ms, "
               f"p95 {percentile(times[20:], 95):.2f} ms over {calls} calls {verdict(p50 <= 5, 'p50 <= 5 ms')}")
+
+
+def number_canvas(n_digits: int = 4) -> bytes:
+    """A 4-digit number on an 896x320 canvas (the Number tab's), sample test digits side by side."""
+    digits = load_sample()
+    canvas = Image.new("L", (896, 320), 255)
+    for i in range(n_digits):
+        ink = Image.fromarray(digits.test_images[i, 0].numpy()).resize((200, 200), Image.BILINEAR)
+        canvas.paste(Image.new("L", ink.size, 0), (60 + 190 * i, 60), ink.point(lambda v: 255 if v > 60 else 0))
+    buf = io.BytesIO()
+    canvas.convert("RGBA").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def bench_numbers(images: list[tuple[bytes, str]], calls: int = 100) -> None:
+    """Number reading against one digit, both on PNG bytes as the server gets them."""
+    predictor = Predictor.from_pretrained()
+    number, single = number_canvas(), images[0][0]
+    print(f"  (the 4-digit canvas reads {predictor.read_number(number).number!r})")
+    times = {}
+    for name, run in (("single digit", lambda: predictor.predict({"background": None, "layers": [],
+                                                                     "composite": single})),
+                      ("4-digit number", lambda: predictor.read_number(read_pixels(number)))):
+        for _ in range(10):
+            run()
+        samples = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            run()
+            samples.append(1000 * (time.perf_counter() - start))
+        times[name] = percentile(samples, 50)
+    ratio = times["4-digit number"] / times["single digit"]
+    print(f"Number reading: 4-digit canvas p50 {times['4-digit number']:.2f} ms, one digit p50 "
+          f"{times['single digit']:.2f} ms, ratio {ratio:.2f} {verdict(ratio <= 3, 'ratio <= 3')}")
 
 
 def verdict(met: bool, goal: str) -> str:
@@ -177,16 +213,104 @@ def json_caller(url: str, images: list[tuple[bytes, str]]):
     return make
 
 
+def start_server(args: list[str], port: int) -> subprocess.Popen:
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    server = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the server did not start")
+
+
+def train_args(epochs: int, arch: str = "digitnet", batch: int = 32) -> list:
+    return ["mnist", "sample", None, "handwriting", arch, epochs, batch, 3e-3, "adamw", True, 0, "from scratch",
+            "fine-tune everything", False]
+
+
+def bench_training(url: str, files, pid: int, clients: int, seconds: float, idle: float) -> None:
+    """Sketching visitors while another visitor's training runs (in its worker process, niced)."""
+    from gradio_client import Client
+
+    trainer = Client(url, verbose=False, ssl_verify=False)
+    job = trainer.submit(*train_args(30), api_name="/train")
+    deadline = time.monotonic() + 60
+    while not (job.outputs() and job.outputs()[-1][3].startswith(("Training", "Epoch"))):
+        if time.monotonic() > deadline:
+            raise SystemExit("the training did not start")
+        time.sleep(0.5)
+    busy = run_load("Gradio /predict_sketch while a training runs", clients, seconds, gradio_caller(url, files), pid)
+    share = busy.per_second / max(idle, 1e-9)
+    print(f"  {share:.0%} of the idle throughput ({idle:.1f}/s) "
+          f"{verdict(share >= 0.8 and busy.p99_ms <= 1000 and busy.errors == 0, '>= 80 %, p99 <= 1 s, 0 errors')}")
+    trainer.predict(api_name="/stop_training")
+    job.result(timeout=120)
+    trainer.close()
+
+
+def session_bytes() -> int:
+    """Bytes in every session folder the app keeps in gradio's upload folder (and any stray one in /tmp)."""
+    roots = [Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio") / "digitlab-sessions",
+             Path(tempfile.gettempdir())]
+    total = 0
+    for root in roots:
+        for folder in root.glob("digitlab-session-*") if root.is_dir() else []:
+            total += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    return total
+
+
+def bench_churn(url: str, pid: int, sessions: int) -> None:
+    """Sessions that each train one epoch on the sample and leave: memory and disk come back."""
+    from gradio_client import Client
+
+    rss0, disk0 = rss_mb(pid), session_bytes()
+    for i in range(sessions):
+        visitor = Client(url, verbose=False, ssl_verify=False)
+        result = visitor.predict(*train_args(1, "lenet", 64), api_name="/train")
+        if "Finished" not in result[3]:
+            print(f"  session {i}: {result[3][:120]}")
+        visitor.close()
+    time.sleep(5)  # closing a tab ends its session at once; give the unload events a moment
+    growth, disk = rss_mb(pid) - rss0, session_bytes() - disk0
+    print(f"Churn: {sessions} sessions trained one epoch each and left: RSS {rss0:.0f} -> {rss_mb(pid):.0f} MB "
+          f"({growth:+.0f} MB), {disk} bytes left in session folders "
+          f"{verdict(growth <= 100 and disk == 0, 'RSS within 100 MB, 0 bytes left')}")
+
+
+def bench_replicas(images, counts: list[int], clients: int, seconds: float) -> None:
+    """The JSON endpoint alone on N uvicorn workers (digitlab.api:create_app): predictions/s."""
+    for n in counts:
+        port = free_port()
+        server = start_server([sys.executable, "-m", "uvicorn", "digitlab.api:create_app", "--factory", "--workers",
+                               str(n), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], port)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            run_load(f"JSON /api/predict on {n} uvicorn worker(s) (warm-up)", 2, 3, json_caller(url, images),
+                     server.pid)
+            run_load(f"JSON /api/predict on {n} uvicorn worker(s)", clients, seconds, json_caller(url, images),
+                     server.pid)
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clients", type=int, default=32, help="Gradio clients (default: 32)")
     ap.add_argument("--json-clients", type=int, default=16, help="JSON endpoint clients (default: 16)")
     ap.add_argument("--seconds", type=float, default=30, help="length of each load run (default: 30)")
     ap.add_argument("--soak", type=int, default=10000, help="predictions for the RSS growth check (default: 10000)")
+    ap.add_argument("--training-clients", type=int, default=16,
+                    help="sketching visitors while a training runs; 0 skips (default: 16)")
+    ap.add_argument("--churn", type=int, default=0, help="sessions that train and leave; 0 skips (default: 0)")
+    ap.add_argument("--replicas", default="", help="comma-separated worker counts for the JSON endpoint, e.g. 1,2")
     args = ap.parse_args()
 
     images = sketches()
     bench_predictor(images)
+    bench_numbers(images)
     tmp = Path(tempfile.mkdtemp(prefix="bench_serve_"))
     files = []
     for i, (png, label) in enumerate(images):
@@ -195,16 +319,8 @@ def main() -> None:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    server = start_server([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port)], port)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         pid = server.pid
         print(f"server pid {pid} up, RSS {rss_mb(pid):.0f} MB")
         run_load("warm-up", 2, 3, gradio_caller(url, files), pid)
@@ -214,14 +330,22 @@ def main() -> None:
               f"{verdict(sketch.errors == 0 and sketch.p99_ms <= 2000, '0 errors, p99 <= 2 s')}")
         plain = run_load("JSON /api/predict", args.json_clients, args.seconds, json_caller(url, images), pid)
         print(f"  {verdict(plain.errors == 0 and plain.per_second >= 150, '>= 150 predictions/s, 0 errors')}")
+        if args.training_clients:
+            idle = run_load("Gradio /predict_sketch, idle", args.training_clients, args.seconds,
+                            gradio_caller(url, files), pid)
+            bench_training(url, files, pid, args.training_clients, args.seconds, idle.per_second)
         served = sketch.served + plain.served
         while served < args.soak:
             served += run_load("soak (JSON)", args.json_clients, 10, json_caller(url, images), pid).served
         growth = rss_mb(pid) - rss_start
         print(f"RSS growth over {served} predictions: {growth:+.1f} MB {verdict(growth <= 50, '<= 50 MB')}")
+        if args.churn:
+            bench_churn(url, pid, args.churn)
     finally:
         server.terminate()
         server.wait(10)
+    if args.replicas:
+        bench_replicas(images, [int(n) for n in args.replicas.split(",")], args.json_clients, args.seconds)
 
 
 if __name__ == "__main__":

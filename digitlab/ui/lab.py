@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from digitlab import hub
 from digitlab.hub import shipped_weights
@@ -84,7 +85,9 @@ class Lab:
             self.shipped.remove(mnist)
             self.shipped.insert(0, mnist)
         self.default = self.shipped[0]
-        self.sessions = Sessions(self.policy, self.default)
+        # Sessions' files live in gradio's own upload folder: a file handed to the browser from there is
+        # served as it is, not copied (a copy would outlive the session that made it).
+        self.sessions = Sessions(self.policy, self.default, Path(get_upload_folder()) / "digitlab-sessions")
         self.trainer = Trainer(self.policy.trainings_waiting)
 
     def visitor(self, request: gr.Request | None) -> Visitor:
