@@ -28,6 +28,9 @@ FRAGMENT = 0.5  # parts less tall than this share of a digit's height are pieces
 WIDE = 1.1  # a part this much wider than a digit is tall may be digits that touch
 MIN_SURE = 0.5  # a piece cut off must read as a digit at least this surely
 CUT_COST = 0.02  # log-confidence a cut must gain: of two readings as sure, the one with fewer digits
+DIGIT_ASPECT = 1.0  # a digit is rarely wider than this share of its height...
+TOO_WIDE = 2.0  # ...and a piece pays this much log-confidence per height of width beyond that: a model
+# reads a 4 with half an 8 stuck to it as a 4 about as surely as the 4 alone
 
 
 @dataclass
@@ -172,7 +175,12 @@ def valleys(region: Region, height: float, most: int = 6) -> list[int]:
     edge = max(1, int(0.2 * height))
     found = [x for x in range(edge, region.width - edge) if smooth[x] <= smooth[x - 1] and smooth[x] <= smooth[x + 1]]
     found.sort(key=lambda x: smooth[x])
-    return sorted(region.x0 + x for x in found[:most])
+    apart = max(2, int(0.15 * height))  # one cut per valley: a flat valley's columns are all minima
+    chosen: list[int] = []
+    for x in found:
+        if len(chosen) < most and all(abs(x - c) >= apart for c in chosen):
+            chosen.append(x)
+    return sorted(region.x0 + x for x in chosen)
 
 
 class NumberReader:
@@ -229,7 +237,8 @@ class NumberReader:
     def split(self, a: np.ndarray, page: Page, region: Region, height: float) -> list[Region]:
         """A part as one digit, or as the digits it holds when they touch: of every way to cut it at
         its valleys into pieces of a digit's width, the one the model reads surest (the product of its
-        digits' confidences, none below MIN_SURE); the whole part unless a cut reads surer."""
+        digits' confidences, none below MIN_SURE, less for pieces wider than a digit); the whole part
+        unless a cut reads surer."""
         tall = max(region.height, height)
         if region.width < WIDE * tall:
             return [region]
@@ -240,7 +249,10 @@ class NumberReader:
         pieces = {span: r for span, r in pieces.items() if r is not None}
         spans = list(pieces)
         sure = np.asarray(self.probabilities([self.quick_view(pieces[span]) for span in spans])).max(1)
-        score = {span: math.log(max(p, 1e-9)) if p >= MIN_SURE or span == (0, len(bounds) - 1) else -math.inf
+        whole = (0, len(bounds) - 1)
+        score = {span: math.log(max(p, 1e-9)) - (span != whole) * TOO_WIDE * max(0.0, pieces[span].width / tall
+                                                                                  - DIGIT_ASPECT)
+                 if p >= MIN_SURE or span == whole else -math.inf
                  for span, p in zip(spans, sure, strict=True)}
         best: dict[int, tuple[float, list[tuple[int, int]]]] = {0: (0.0, [])}  # bound -> (log score, spans)
         for j in range(1, len(bounds)):

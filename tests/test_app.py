@@ -85,7 +85,7 @@ def test_an_empty_canvas_clears_the_answer_and_asks_for_a_drawing(client):
 
 @pytest.mark.parametrize("path", app.EXAMPLES, ids=lambda p: Path(p).name)
 def test_every_bundled_example_is_read_correctly(client, path):
-    label, _, _, _ = client.predict(handle_file(path), api_name="/predict_upload")
+    label, *_ = client.predict(handle_file(path), api_name="/predict_upload")
     assert label["label"] == Path(path).stem.split("_")[1]
 
 
@@ -99,9 +99,9 @@ def test_the_json_endpoint_beside_the_ui_reads_the_same_examples(url):
 def test_a_broken_file_gets_a_plain_reason_that_stays_and_the_next_upload_works(client, tmp_path):
     broken = tmp_path / "digit.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
-    label, view, hint, picture = client.predict(handle_file(str(broken)), api_name="/predict_upload")
+    label, view, hint, picture, *_ = client.predict(handle_file(str(broken)), api_name="/predict_upload")
     assert "not an image we can read" in hint and not label.get("confidences") and picture is None
-    label, _, _, _ = client.predict(handle_file(app.EXAMPLES[0]), api_name="/predict_upload")
+    label, *_ = client.predict(handle_file(app.EXAMPLES[0]), api_name="/predict_upload")
     assert label["label"] == Path(app.EXAMPLES[0]).stem.split("_")[1]
 
 
@@ -133,7 +133,7 @@ def test_training_streams_epochs_keeps_predicting_and_stops_on_request(url, sour
     assert {row[1] for row in curves["data"]} == {"train", "test"}  # long format: one series per split
     assert client.predict(api_name="/stop_training") == "Stopping after the current batch…"
     stopped = time.monotonic()
-    log, _, _, status, download, summary, grid = job.result(timeout=60)
+    log, _, _, status, download, summary, grid, *_ = job.result(timeout=60)
     assert time.monotonic() - stopped < 60  # a batch, then calibration and saving; the speed is bench_train's
     assert "Stopped after" in status and "/30 epochs" in status
     assert Path(download).suffix == ".zip" and "lenet" in summary and Path(grid).is_file()

@@ -192,3 +192,41 @@ def test_a_training_draws_its_curves_in_two_colours_and_stop_is_told_apart(page,
     page.screenshot(path=tmp_path / "trained.png", full_page=True)
     page.click("#stop-button")
     page.wait_for_function("() => document.querySelector('#train-status')?.innerText.includes('Nothing is training')")
+
+
+def pick_model(page, title_part: str) -> None:
+    page.locator("#model-picker input").click()
+    page.get_by_role("option", name=title_part).first.click()
+    page.wait_for_function("(text) => document.querySelector('#active-model')?.innerText.includes(text)",
+                           arg=title_part.split()[0].lower() if "Chinese" not in title_part else "chinese-mnist")
+
+
+def test_the_chinese_numerals_model_reads_a_drawn_7_as_七(page, tmp_path):
+    pick_model(page, "Chinese numerals")
+    draw(page, [[(0.18, 0.45), (0.82, 0.36)],  # 七: a rising bar, then a stroke down that hooks right
+                [(0.45, 0.12), (0.45, 0.72), (0.52, 0.84), (0.8, 0.84), (0.86, 0.72)]])
+    page.wait_for_function("(sel) => document.querySelector(sel)?.innerText.includes('七')", arg=ANSWER)
+    assert page.inner_text(ANSWER).strip() == "七 (7)"
+    page.screenshot(path=tmp_path / "chinese-7.png", full_page=True)
+
+
+def test_a_correction_fine_tunes_the_model_and_the_same_sketch_reads_as_corrected(page, tmp_path):
+    draw(page, SEVEN)
+    answer_becomes(page, "7")
+    wrong = page.locator("#sketch-wrong input")
+    for _ in range(3):  # the writer's 7s mean 1: said three times
+        wrong.fill("1")
+        wrong.press("Enter")
+        page.click("#sketch-save")
+        page.wait_for_function("() => document.querySelector('#sketch-saved')?.innerText.includes('Saved: a 1')")
+        time.sleep(0.3)
+    page.get_by_role("tab", name="Teach").click()
+    page.click("#finetune")
+    page.wait_for_function("() => document.querySelector('#finetune-status')?.innerText.includes('Fine-tuned')",
+                           timeout=240_000)
+    page.click("#finetune-use")
+    page.wait_for_function("() => document.querySelector('#active-model')?.innerText.includes('trained here')")
+    page.get_by_role("tab", name="Sketch").click()
+    page.click("#sketch-predict")
+    answer_becomes(page, "1")
+    page.screenshot(path=tmp_path / "corrected.png", full_page=True)

@@ -204,7 +204,7 @@ def all_confidences(client: Client, files: Path) -> dict[str, float]:
 def assert_still_serving(client: Client, files: Path) -> None:
     label, _, _ = client.predict(sketch(files / "digit-2.png"), api_name="/predict_sketch")
     assert label["label"] == "2"
-    label, _, _, _ = client.predict(handle_file(str(files / "digit-4.png")), api_name="/predict_upload")
+    label, *_ = client.predict(handle_file(str(files / "digit-4.png")), api_name="/predict_upload")
     assert label["label"] == "4"
 
 
@@ -229,7 +229,7 @@ def assert_plain(message: str) -> None:
 def test_every_odd_upload_gets_its_answer_and_the_next_upload_is_served(client, files, decoded, name):
     expected = CASES[name][1]
     start = time.perf_counter()
-    label, view, hint, picture = client.predict(handle_file(str(files / name)), api_name="/predict_upload")
+    label, view, hint, picture, *_ = client.predict(handle_file(str(files / name)), api_name="/predict_upload")
     if is_label(expected):
         assert label["label"] == expected and view and hint == ""
     else:  # the reason stays on screen in the hint; an unreadable picture is cleared, a blank one kept
@@ -584,7 +584,7 @@ def test_a_stop_mid_epoch_ends_within_a_batch_and_keeps_nothing(url, files):
 
     wait_for(batches_done, 60, "the first batches")
     assert me.predict(api_name="/stop_training") == "Stopping after the current batch…"
-    log, _, _, status, download, summary, _ = job.result(timeout=60)
+    log, _, _, status, download, summary, *_ = job.result(timeout=60)
     assert status == "Stopped before the first epoch ended; nothing to keep." and "nothing to keep" in log
     assert download is None and not summary
     with pytest.raises(AppError, match="Train a model first"):
@@ -610,11 +610,11 @@ def test_a_second_training_waits_for_the_first_without_breaking_it(url, files):
     b = second.submit(*train_args(seed=1), api_name="/train")
     wait_for(lambda: status_of(b).startswith("Waiting for the trainer"), 20, "the second training to wait again")
     first.predict(api_name="/stop_training")
-    log, _, _, status, _, _, _ = a.result(timeout=60)
+    log, _, _, status, *_ = a.result(timeout=60)
     epochs = [int(line.split()[1].split("/")[0]) for line in log.splitlines() if line.startswith("epoch ")]
     assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= 3
     assert f"Stopped after {len(epochs)}/30 epochs" in status
-    log, _, _, status, download, _, _ = b.result(timeout=120)  # its turn came after the first stopped
+    log, _, _, status, download, *_ = b.result(timeout=120)  # its turn came after the first stopped
     assert "Finished" in status and "for 1 epoch(s)" in log and Path(download).suffix == ".zip"
     assert all_confidences(first, files) == before == all_confidences(second, files)  # nothing swapped in
     first.close(), second.close()

@@ -146,9 +146,15 @@ def test_what_one_visitor_does_changes_nothing_for_another(demo, url, digits, lo
         {c.title for c in visitor_a.loaded})
     zip_in_a_folder = visitor_a.runs[-1].zip_path
     assert zip_in_a_folder.is_file()
-    with pytest.raises(urllib.error.HTTPError) as err:  # guessing the file's server path gets nothing
-        urllib.request.urlopen(f"{url}/gradio_api/file={zip_in_a_folder}", timeout=10)
-    assert err.value.code in (403, 404)
+    # Like gradio's own cached outputs, A's files are reachable only through a path with a random part:
+    # nothing in it comes from A's session id; the folder around it and A's weights, never sent, are refused.
+    assert a.session_hash not in str(zip_in_a_folder)
+    assert (visitor_a.runs[-1].folder / "model.safetensors").is_file()
+    for guess in (zip_in_a_folder.parent, visitor_a.runs[-1].folder / "model.safetensors",
+                  zip_in_a_folder.parent.parent / a.session_hash):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{url}/gradio_api/file={guess}", timeout=10)
+        assert err.value.code in (403, 404)
 
     # A leaves: A's files go with A's session.
     folder = visitor_a.folder
@@ -269,7 +275,13 @@ def test_sign_in_with_hugging_face_appears_only_where_it_works(monkeypatch):
     monkeypatch.delenv("OAUTH_CLIENT_ID", raising=False)
     local = app.build_app(policy=Policy(public=True))
     assert not any(isinstance(b, LoginButton) for b in local.blocks.values())  # no Space: no button to crash on
-    monkeypatch.setenv("SPACE_ID", "someone/digitlab")
-    monkeypatch.setenv("OAUTH_CLIENT_ID", "client-id")
+    monkeypatch.setenv("SPACE_ID", "someone/digitlab")  # SPACE_ID alone (a copy run elsewhere): no button
+    assert not any(isinstance(b, LoginButton) for b in app.build_app(policy=Policy(public=True)).blocks.values())
+    for name, value in {"SYSTEM": "spaces", "OAUTH_CLIENT_ID": "client-id", "OAUTH_CLIENT_SECRET": "secret",
+                        "OAUTH_SCOPES": "openid profile write-repos",
+                        "OPENID_PROVIDER_URL": "https://huggingface.co"}.items():  # what a Space with hf_oauth sets
+        monkeypatch.setenv(name, value)
+        if name != "SYSTEM":
+            monkeypatch.setattr(f"gradio.oauth.{name}", value)  # gradio reads them once, at import
     space = app.build_app(policy=Policy(public=True))
     assert any(isinstance(b, LoginButton) for b in space.blocks.values())

@@ -26,10 +26,15 @@ NEEDS_TOKEN = ("Pushing needs your own Hub identity: sign in with Hugging Face o
 
 
 def oauth_available() -> bool:
-    """Sign in with Hugging Face works on a Space whose README asks for it (hf_oauth: true)."""
+    """Sign in with Hugging Face works on a Space whose README asks for it (hf_oauth: true).
+
+    Gradio takes a Space to be one where SYSTEM=spaces too; elsewhere it mocks the login and crashes
+    at launch on a machine without a saved token, so the button is left out there."""
     import os
 
-    return bool(os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"))
+    from gradio.utils import get_space
+
+    return bool(get_space() and os.environ.get("OAUTH_CLIENT_ID"))
 
 
 class HubActions:
