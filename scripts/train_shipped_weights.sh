@@ -20,10 +20,11 @@ train() {  # dataset, data path, then the train flags
 
 for name in ${datasets[*]}; do
   case $name in
-    mnist) train mnist "$data/mnist" --preset accurate ;;
+    mnist) train mnist "$data/mnist" --preset accurate --epochs 10 ;;
     fashion-mnist) train fashion-mnist "$data/fashion_mnist" --preset photos --epochs 16 ;;
     chinese-mnist) train chinese-mnist "$data/chinese_mnist/chinese_mnist_jpg.tar.gz" --preset accurate --epochs 15 ;;
-    cifar10) train cifar10 "$data/cifar10/cifar10_jpg.tar.gz" --preset photos --epochs 10 ;;
+    cifar10) train cifar10 "$data/cifar10/cifar10_jpg.tar.gz" --preset photos --epochs 10
+      python scripts/halve_weights.py weights/cifar10 ;;  # float16 on disk: 3.9 MB instead of 7.9
     *) echo "unknown dataset $name" >&2; exit 2 ;;
   esac
 done

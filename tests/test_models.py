@@ -81,3 +81,19 @@ def test_summary_lists_layers_and_total(arch):
     text = summary(model)
     assert text.splitlines()[0] == f"{arch}: {model.num_params:,} parameters"
     assert sum(int(line.split()[-1].replace(",", "")) for line in text.splitlines()[2:]) == model.num_params
+
+
+def test_a_photo_model_answers_for_the_photo_and_its_mirror_a_glyph_model_for_the_glyph_alone():
+    from digitlab.datasets import SPECS
+
+    torch.manual_seed(0)
+    for name, mirrored in (("cifar10", True), ("mnist", False)):
+        model = Classifier("lenet", SPECS[name].to_dict()).eval()
+        x = torch.rand(4, model.spec.channels, model.spec.size, model.spec.size)
+        plain = model.backbone((x - model.mean) / model.std)
+        mirror = model.backbone((x.flip(-1) - model.mean) / model.std)
+        expected = (plain + mirror) / 2 if mirrored else plain
+        assert torch.allclose(model(x), expected, atol=1e-5), name
+        assert not torch.allclose(plain, mirror, atol=1e-3)  # the mirror image does read differently
+        model.train()
+        assert torch.allclose(model(x), model.backbone((x - model.mean) / model.std), atol=1e-5)  # training: as is
