@@ -9,12 +9,16 @@ momentum cycling), batch 256, one epoch; timing excludes data loading.
 Both run alternately in one process, several seeds each; figures are means.
 
     python scripts/bench_train.py --data-dir ../shared/data/mnist [--seeds 3] [--accurate]
+    python scripts/bench_train.py --data-dir ../shared/data/mnist --ddp 2   # 1 process vs torchrun, same batch
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -86,13 +90,43 @@ def run_digitlab(digits, seed: int, name: str = "fast", **overrides) -> tuple[fl
     return records[-1].test_acc, sum(r.seconds for r in records), records
 
 
+def run_cli(data_dir: str, seed: int, processes: int) -> tuple[float, float]:
+    """(test accuracy %, training seconds) of `train --preset fast` in 1 process or under torchrun."""
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"] \
+        if processes > 1 else [sys.executable]
+    done = subprocess.run([*launcher, "-m", "digitlab", "train", "--preset", "fast", "--data-dir", data_dir,
+                           "--seed", str(seed), "--json"], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parent.parent,
+                          env={**os.environ, "OMP_NUM_THREADS": str(max(1, 2 // processes))})
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return records[-1]["test_acc"], sum(r["seconds"] for r in records)
+
+
+def compare_ddp(data_dir: str, processes: int, seeds: int) -> None:
+    """The same global batch in one process and in `processes` (gloo on CPU): accuracy and time."""
+    results: dict[int, list[tuple[float, float]]] = {1: [], processes: []}
+    for seed in range(seeds):
+        for n in results:
+            results[n].append(run_cli(data_dir, seed, n))
+            print(f"seed {seed}, {n} process(es): {results[n][-1][0]:.2f}% in {results[n][-1][1]:.1f}s", flush=True)
+    for n, runs in results.items():
+        print(f"{n} process(es): mean test accuracy {statistics.mean(a for a, _ in runs):.2f}%, "
+              f"mean training time {statistics.mean(s for _, s in runs):.1f}s")
+    gap = statistics.mean(a for a, _ in results[1]) - statistics.mean(a for a, _ in results[processes])
+    print(f"accuracy gap 1 - {processes} processes: {gap:+.2f} points (goal: within 0.15)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default="../shared/data/mnist", help="MNIST folder (default: ../shared/data/mnist)")
     ap.add_argument("--seeds", type=int, default=3, help="runs of each (default: 3)")
     ap.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
     ap.add_argument("--accurate", action="store_true", help="also time the accurate preset to 99.5 %%")
+    ap.add_argument("--ddp", type=int, default=0, metavar="N",
+                    help="instead: the fast preset in 1 process vs N under torchrun (CPU, gloo)")
     args = ap.parse_args()
+    if args.ddp > 1:
+        return compare_ddp(args.data_dir, args.ddp, args.seeds)
     device = pick_device(args.device)
     digits = load_dataset("mnist", args.data_dir)
     print(f"device {device}, torch threads {torch.get_num_threads()}, data {digits}")

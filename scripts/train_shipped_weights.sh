@@ -20,7 +20,8 @@ train() {  # dataset, data path, then the train flags
 
 for name in ${datasets[*]}; do
   case $name in
-    mnist) train mnist "$data/mnist" --preset accurate --epochs 10 ;;
+    mnist) train mnist "$data/mnist" --preset accurate ;;  # shipped: trained before hold-outs, then
+      # python scripts/calibrate_weights.py weights/mnist --data-dir "$data/mnist"  (10 epochs: 99.64 %)
     fashion-mnist) train fashion-mnist "$data/fashion_mnist" --preset photos --epochs 16 ;;
     chinese-mnist) train chinese-mnist "$data/chinese_mnist/chinese_mnist_jpg.tar.gz" --preset accurate --epochs 15 ;;
     cifar10) train cifar10 "$data/cifar10/cifar10_jpg.tar.gz" --preset photos --epochs 10
