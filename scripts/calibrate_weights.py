@@ -38,9 +38,9 @@ def main() -> None:
     model.temperature = fit_temperature(held.logits, held.labels)
     after = evaluate(model, data.test_images, data.test_labels)
     card = json.loads((args.weights / TRAINING_NAME).read_text())
-    card.update(calibration={"temperature": round(model.temperature, 4), "held_out": 0, "fitted_on_training_images":
-                             args.images, "test_ece_before": round(before.ece(), 3), "test_ece_after": round(after.ece(), 3)},
-                evaluation=after.summary(), test_acc=after.accuracy)
+    calibration = {"temperature": round(model.temperature, 4), "held_out": 0, "fitted_on_training_images": args.images,
+                   "test_ece_before": round(before.ece(), 3), "test_ece_after": round(after.ece(), 3)}
+    card.update(calibration=calibration, evaluation=after.summary(), test_acc=after.accuracy)
     log = args.weights / "training_log.jsonl"
     if log.is_file() and "records" not in card:
         card["records"] = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
