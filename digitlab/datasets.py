@@ -30,7 +30,7 @@ import torch
 
 from digitlab.imageio import ImageError, read_pixels
 from digitlab.spec import MNIST, DatasetSpec
-from digitlab.views import VIEWS
+from digitlab.views import VIEWS, VIEWS_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def cached(name: str, path: Path, load: Callable[[], Dataset]) -> Dataset:
     """Load once, then from a .npz in the cache keyed by the path and its files' sizes and times."""
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())[:100_000]
     spec = SPECS[name]
-    recipe = (spec.view, spec.size, spec.channels, spec.polarity, spec.stroke)  # what the stored views depend on
+    recipe = (spec.view, spec.size, spec.channels, spec.polarity, spec.stroke, VIEWS_VERSION)  # what views depend on
     stamp = hashlib.sha1(repr((str(path.resolve()), [(str(f), f.stat().st_size, f.stat().st_mtime_ns)
                                                       for f in files], recipe)).encode())
     cache = CACHE_DIR / f"{name}-{stamp.hexdigest()[:16]}.npz"
