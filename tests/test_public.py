@@ -6,6 +6,7 @@ or the owner's Hub identity; every run and input is bounded.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 import urllib.error
@@ -146,12 +147,14 @@ def test_what_one_visitor_does_changes_nothing_for_another(demo, url, digits, lo
         {c.title for c in visitor_a.loaded})
     zip_in_a_folder = visitor_a.runs[-1].zip_path
     assert zip_in_a_folder.is_file()
-    # Like gradio's own cached outputs, A's files are reachable only through a path with a random part:
-    # nothing in it comes from A's session id; the folder around it and A's weights, never sent, are refused.
-    assert a.session_hash not in str(zip_in_a_folder)
-    assert (visitor_a.runs[-1].folder / "model.safetensors").is_file()
-    for guess in (zip_in_a_folder.parent, visitor_a.runs[-1].folder / "model.safetensors",
-                  zip_in_a_folder.parent.parent / a.session_hash):
+    # Like gradio's own cached outputs, a session's files are served only to whoever has their path, and
+    # the path has a random part of its own: nothing in it comes from a session id, and B's own paths say
+    # nothing about A's. A folder is never listed, and a path made from A's session id gets nothing.
+    a_folder, b_folder = visitor_a.folder, visitor_b.folder
+    inside = zip_in_a_folder.relative_to(a_folder)
+    assert a.session_hash not in str(zip_in_a_folder) and b.session_hash not in str(b_folder)
+    assert len(os.path.commonprefix([a_folder.name, b_folder.name])) <= len("digitlab-session-") + 1
+    for guess in (a_folder, zip_in_a_folder.parent, b_folder.parent / a.session_hash / inside, b_folder / inside):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(f"{url}/gradio_api/file={guess}", timeout=10)
         assert err.value.code in (403, 404)
