@@ -61,7 +61,13 @@ CANVAS_JS = """() => {
     show();
     input.after(value);
   });
-  new MutationObserver(labelPenSize).observe(document.body, {childList: true, subtree: true});
+  // A pad drawn later (the Number canvas appears only when its mode is picked) gets the brush when it shows up.
+  const brushNewPads = () => pads.forEach((pad) => {
+    const brush = document.querySelector(pad + ' button[aria-label="Brush"]');
+    if (brush && !brush.dataset.picked) { brush.dataset.picked = '1'; select(pad, 0); }
+  });
+  const everyChange = () => { labelPenSize(); brushNewPads(); };
+  new MutationObserver(everyChange).observe(document.body, {childList: true, subtree: true});
 }"""
 # The big Clear button presses the canvas's own trash button, which clears every time (a
 # ClearButton resets the value once; after that the value is already empty and nothing happens).
@@ -126,6 +132,7 @@ def build_app(lab_or_source: Lab | Predictor | str | Path | None = None, revisio
         s["mode"].change(predict.show_mode, s["mode"], [s["sketch"], s["number_pad"], s["digit_outputs"],
                                                          s["number_outputs"]], api_visibility="private", queue=False)
         s["clear"].click(None, js=CLEAR_SKETCH)
+        s["clear"].click(lambda: "", None, s["explanation"], api_visibility="private", queue=False)  # no stale Why
         # Upload: the handler decodes the stored file itself, so an unreadable one gets a plain message.
         upload_outputs = [u["label"], u["view"], u["hint"], u["upload"], u["number"], u["boxes"]]
         gr.on([u["upload"].change, u["k"].change, u["mode"].change], preds.predict_upload,
