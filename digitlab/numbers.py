@@ -186,10 +186,11 @@ def valleys(region: Region, height: float, most: int = 6) -> list[int]:
 class NumberReader:
     """Reads numbers with a model: `rank` (views -> probabilities) and its spec's glyph frame."""
 
-    def __init__(self, spec: DatasetSpec, probabilities: Callable[[Sequence[np.ndarray]], np.ndarray]):
+    def __init__(self, spec: DatasetSpec, probabilities: Callable[[Sequence[np.ndarray]], np.ndarray],
+                 temperature: float = 1.0):
         if spec.view != "glyph":
             raise ValueError(f"reading a number needs a handwriting model; {spec.name} reads photos")
-        self.spec, self.probabilities = spec, probabilities
+        self.spec, self.probabilities, self.temperature = spec, probabilities, temperature
         self.frame = Frame(spec.size, spec.stroke)
 
     def view(self, a: np.ndarray, page: Page, region: Region) -> np.ndarray:
@@ -248,7 +249,11 @@ class NumberReader:
         pieces = {span: piece(region, bounds[span[0]], bounds[span[1]]) for span in spans}
         pieces = {span: r for span, r in pieces.items() if r is not None}
         spans = list(pieces)
-        sure = np.asarray(self.probabilities([self.quick_view(pieces[span]) for span in spans])).max(1)
+        # Cuts are weighed by the model's confidences before calibration (p ** T, renormalised), so
+        # where to cut does not change with a model's temperature.
+        raw = np.asarray(self.probabilities([self.quick_view(pieces[span]) for span in spans]), np.float64)
+        raw = raw ** self.temperature
+        sure = (raw / raw.sum(1, keepdims=True)).max(1)
         whole = (0, len(bounds) - 1)
         score = {span: math.log(max(p, 1e-9)) - (span != whole) * TOO_WIDE * max(0.0, pieces[span].width / tall
                                                                                   - DIGIT_ASPECT)

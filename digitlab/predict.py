@@ -97,7 +97,7 @@ class Predictor:
         """
         if self.spec.view != "glyph":
             raise ImageError(f"Reading a number needs a handwriting model; this one reads {self.spec.name} photos.")
-        reader = NumberReader(self.spec, lambda views: self.probabilities(views).numpy())
+        reader = NumberReader(self.spec, lambda views: self.probabilities(views).numpy(), self.temperature)
 
         def read(pixels: np.ndarray) -> NumberReading:
             reading = reader.read(pixels, k)
