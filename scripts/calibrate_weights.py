@@ -19,8 +19,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from digitlab.datasets import load_dataset  # noqa: E402
-from digitlab.evaluate import evaluate, fit_temperature  # noqa: E402
+from digitlab.evaluate import evaluate  # noqa: E402
 from digitlab.hub import TRAINING_NAME, load_model, save_model  # noqa: E402
+from digitlab.train import calibrate  # noqa: E402
 
 
 def main() -> None:
@@ -33,20 +34,17 @@ def main() -> None:
     model = load_model(str(args.weights)).eval()
     data = load_dataset(args.dataset, args.data_dir)
     picked = torch.randperm(len(data.train_labels), generator=torch.Generator().manual_seed(0))[:args.images]
-    held = evaluate(model, data.train_images[picked], data.train_labels[picked], temperature=1.0)
-    before = evaluate(model, data.test_images, data.test_labels, temperature=1.0)
-    model.temperature = fit_temperature(held.logits, held.labels)
+    calibration = calibrate(model, data, picked, batch_size=1000)  # train's own: fit on `picked`, test ECE both ways
+    calibration["fitted_on_training_images"] = calibration.pop("held_out")  # seen in training, not held out
     after = evaluate(model, data.test_images, data.test_labels)
     card = json.loads((args.weights / TRAINING_NAME).read_text())
-    calibration = {"temperature": round(model.temperature, 4), "held_out": 0, "fitted_on_training_images": args.images,
-                   "test_ece_before": round(before.ece(), 3), "test_ece_after": round(after.ece(), 3)}
-    card.update(calibration=calibration, evaluation=after.summary(), test_acc=after.accuracy)
+    card.update(calibration={**calibration, "held_out": 0}, evaluation=after.summary(), test_acc=after.accuracy)
     log = args.weights / "training_log.jsonl"
     if log.is_file() and "records" not in card:
         card["records"] = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     save_model(model, args.weights, card, name=card.get("name"))
     print(f"accuracy {after.accuracy:.2f}%, temperature {model.temperature:.3f}, "
-          f"test ECE {before.ece():.2f}% -> {after.ece():.2f}%")
+          f"test ECE {calibration['test_ece_before']:.2f}% -> {calibration['test_ece_after']:.2f}%")
 
 
 if __name__ == "__main__":
