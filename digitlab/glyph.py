@@ -326,7 +326,7 @@ def digit_cells(mass: np.ndarray) -> np.ndarray:
     """Grid cells of the digit: the heaviest part, plus parts heavy or close enough to it.
 
     A detached stroke (the bar of a 5, the short top bar of 二 or 三, a stroke lifted off the
-    body of 千) is kept; specks of noise or dirt away from the glyph are not, so they cannot
+    body of 千, even the dot some writers make of 千's top slash) is kept; specks of noise or dirt away from the glyph are not, so they cannot
     stretch the bounding box.
     """
     labels, n = label_cells(mass > 0)
@@ -347,8 +347,10 @@ def digit_cells(mass: np.ndarray) -> np.ndarray:
         r0, r1, c0, c1 = boxes[k]
         gap = max(r0 - y1, y0 - r1, c0 - x1, x0 - c1, 0)
         extent = max(y1 - y0, x1 - x0)
-        near, strokes_away = gap <= 1 + 0.25 * extent, gap <= 1 + 0.75 * extent
-        if share >= 0.25 or (share >= 0.02 and near) or (share >= 0.06 and strokes_away):
+        near, nearby = gap <= 1 + 0.25 * extent, gap <= 1 + 0.5 * extent
+        strokes_away = gap <= 1 + 0.75 * extent
+        if (share >= 0.25 or (share >= 0.02 and near) or (share >= 0.01 and nearby)
+                or (share >= 0.06 and strokes_away)):
             kept.append(int(k))
             y0, y1, x0, x1 = min(y0, r0), max(y1, r1), min(x0, c0), max(x1, c1)
     return np.isin(labels, np.array(kept) + 1)
