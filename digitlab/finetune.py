@@ -3,7 +3,8 @@
 Corrections are the views the model read (as it read them) with the label it should have given.
 Fine-tuning on them alone would teach the new style and forget the old one; mixed with a replay
 of the model's own training data it learns one without losing the other. The result is judged on
-the corrections and on the test split, before and after.
+the corrections and on a fixed sample of the test split, before and after: a fine-tune is meant to
+take seconds, and the full test split (the Evaluate tab's) costs more than the training does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from digitlab.models import Classifier
 
 REPLAY = 3000  # images of the model's own training data mixed in
 SHARE = 0.25  # of the fine-tuning set: the corrections (repeated) make up this much
+JUDGE = 2000  # test images a fine-tune is judged on, each epoch and before -> after (a seeded sample)
 # The settings of a fine-tune: a few epochs at a low rate, augmented (each correction seen many ways).
 FINETUNE = dict(epochs=3, lr=1e-3, optimizer="adamw", batch_size=64, augment=True, label_smoothing=0.1,
                 calibration=0.0, weight_decay=5e-4)
@@ -51,9 +53,12 @@ def with_corrections(data: Dataset, path: Path, seed: int = 0) -> Dataset:
     times = max(1, round(SHARE / (1 - SHARE) * len(pick) / max(len(labels), 1)))
     train_x = torch.cat([replay_x, images.repeat(times, 1, 1, 1)])
     train_y = torch.cat([replay_y, labels.repeat(times)])
+    judged = torch.randperm(len(data.test_labels), generator=gen)[:JUDGE]
     notes = [*data.notes, f"fine-tuning on {len(labels)} correction(s) (each seen {times}x) and a replay of "
-                          f"{len(pick):,} of the model's own training images"]
-    return replace(data, train_images=train_x, train_labels=train_y, notes=notes)
+                          f"{len(pick):,} of the model's own training images; judged on {len(judged):,} of the "
+                          f"{len(data.test_labels):,} test images (the Evaluate tab uses all)"]
+    return replace(data, train_images=train_x, train_labels=train_y, test_images=data.test_images[judged],
+                   test_labels=data.test_labels[judged], notes=notes)
 
 
 def finetune_config(init: str, dataset: str, source: str, seed: int = 0) -> TrainConfig:
@@ -61,9 +66,9 @@ def finetune_config(init: str, dataset: str, source: str, seed: int = 0) -> Trai
 
 
 def before_after(before: Classifier, after: Classifier, data: Dataset, corrections: Path) -> dict:
-    """Accuracy (percent) on the corrections and on the test split, of the model before and after."""
+    """Accuracy (percent) on the corrections and on `data`'s test split, of the model before and after."""
     images, labels = load_corrections(corrections)
-    out = {}
+    out = {"test_images": len(data.test_labels)}
     for name, model in (("before", before), ("after", after)):
         out[f"corrections_{name}"] = round(evaluate(model, images, labels).accuracy, 2)
         out[f"test_{name}"] = round(evaluate(model, data.test_images, data.test_labels).accuracy, 3)

@@ -326,8 +326,8 @@ def digit_cells(mass: np.ndarray) -> np.ndarray:
     """Grid cells of the digit: the heaviest part, plus parts heavy or close enough to it.
 
     A detached stroke (the bar of a 5, the short top bar of 二 or 三, a stroke lifted off the
-    body of 千, even the dot some writers make of 千's top slash) is kept; specks of noise or dirt away from the glyph are not, so they cannot
-    stretch the bounding box.
+    body of 千, even the dot some writers make of 千's top slash) is kept; specks of noise or
+    dirt away from the glyph are not, so they cannot stretch the bounding box.
     """
     labels, n = label_cells(mass > 0)
     masses = np.bincount(labels.ravel(), weights=mass.ravel(), minlength=n + 1)[1:]

@@ -5,7 +5,7 @@ Starts `python app.py` as its own process so that the server's CPU time and RSS 
 from its own counters (/proc), apart from the load generator sharing the same cores.
 
     python scripts/bench_serve.py [--clients 32] [--seconds 30] [--json-clients 16] [--soak 10000]
-                                  [--training-clients 16] [--churn 50] [--replicas 1,2]
+                                  [--training-clients 16] [--churn 50] [--replicas 1,2] [--via gradio_client]
 """
 
 from __future__ import annotations
@@ -192,6 +192,46 @@ def gradio_caller(url: str, files: list[tuple[str, str]]):
     return make
 
 
+def http_caller(url: str, files: list[tuple[str, str]]):
+    """/predict_sketch over Gradio's plain HTTP API (POST /gradio_api/call/..., then its event stream),
+    as curl users call it: a light load generator, so that the server, not 32 gradio_client
+    threads in one process, is what the two shared cores are busy with. Each client uploads its
+    canvas once (as the browser does) and keeps one session and one connection."""
+    import http.client
+    import json
+    import uuid
+    from urllib.parse import urlparse
+
+    host = urlparse(url)
+
+    def make(i: int):
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=60)
+        path, label = files[i % len(files)]
+        boundary = uuid.uuid4().hex
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"sketch.png\"\r\n"
+                "Content-Type: image/png\r\n\r\n")
+        body = head.encode() + Path(path).read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        conn.request("POST", "/gradio_api/upload", body=body,
+                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        stored = json.loads(conn.getresponse().read())[0]
+        sketch = {"background": None, "layers": [], "composite": {"path": stored, "meta": {"_type": "gradio.FileData"}}}
+        request = json.dumps({"data": [sketch, 3], "session_hash": uuid.uuid4().hex[:11]})
+
+        def call() -> None:
+            conn.request("POST", "/gradio_api/call/predict_sketch", body=request,
+                         headers={"Content-Type": "application/json"})
+            event_id = json.loads(conn.getresponse().read())["event_id"]
+            conn.request("GET", f"/gradio_api/call/predict_sketch/{event_id}")
+            stream = conn.getresponse().read().decode()
+            if "event: complete" not in stream:
+                raise AssertionError(stream[-200:])
+            data = json.loads(stream.split("event: complete\ndata:", 1)[1].split("\n", 1)[0])
+            if data[0]["label"] != label:
+                raise AssertionError(f"read {data[0]['label']} for a {label}")
+        return call
+    return make
+
+
 def json_caller(url: str, images: list[tuple[bytes, str]]):
     import http.client
     import json
@@ -230,7 +270,7 @@ def train_args(epochs: int, arch: str = "digitnet", batch: int = 32) -> list:
             "fine-tune everything", False]
 
 
-def bench_training(url: str, files, pid: int, clients: int, seconds: float, idle: float) -> None:
+def bench_training(url: str, files, pid: int, clients: int, seconds: float, idle: float, caller) -> None:
     """Sketching visitors while another visitor's training runs (in its worker process, niced)."""
     from gradio_client import Client
 
@@ -241,7 +281,7 @@ def bench_training(url: str, files, pid: int, clients: int, seconds: float, idle
         if time.monotonic() > deadline:
             raise SystemExit("the training did not start")
         time.sleep(0.5)
-    busy = run_load("Gradio /predict_sketch while a training runs", clients, seconds, gradio_caller(url, files), pid)
+    busy = run_load("Gradio /predict_sketch while a training runs", clients, seconds, caller(url, files), pid)
     share = busy.per_second / max(idle, 1e-9)
     print(f"  {share:.0%} of the idle throughput ({idle:.1f}/s) "
           f"{verdict(share >= 0.8 and busy.p99_ms <= 1000 and busy.errors == 0, '>= 80 %, p99 <= 1 s, 0 errors')}")
@@ -305,6 +345,9 @@ def main() -> None:
     ap.add_argument("--training-clients", type=int, default=16,
                     help="sketching visitors while a training runs; 0 skips (default: 16)")
     ap.add_argument("--churn", type=int, default=0, help="sessions that train and leave; 0 skips (default: 0)")
+    ap.add_argument("--via", choices=("http", "gradio_client"), default="http",
+                    help="how sketching clients call /predict_sketch: Gradio's plain HTTP API (light, the default) "
+                         "or gradio_client (heavier on the shared cores)")
     ap.add_argument("--replicas", default="", help="comma-separated worker counts for the JSON endpoint, e.g. 1,2")
     args = ap.parse_args()
 
@@ -323,17 +366,18 @@ def main() -> None:
     try:
         pid = server.pid
         print(f"server pid {pid} up, RSS {rss_mb(pid):.0f} MB")
-        run_load("warm-up", 2, 3, gradio_caller(url, files), pid)
+        caller = http_caller if args.via == "http" else gradio_caller
+        run_load("warm-up", 2, 3, caller(url, files), pid)
         rss_start = rss_mb(pid)
-        sketch = run_load("Gradio /predict_sketch", args.clients, args.seconds, gradio_caller(url, files), pid)
+        sketch = run_load(f"Gradio /predict_sketch ({args.via})", args.clients, args.seconds, caller(url, files), pid)
         print(f"  {verdict(sketch.cpu_ms <= 12, '<= 12 ms server CPU per prediction')} "
               f"{verdict(sketch.errors == 0 and sketch.p99_ms <= 2000, '0 errors, p99 <= 2 s')}")
         plain = run_load("JSON /api/predict", args.json_clients, args.seconds, json_caller(url, images), pid)
         print(f"  {verdict(plain.errors == 0 and plain.per_second >= 150, '>= 150 predictions/s, 0 errors')}")
         if args.training_clients:
             idle = run_load("Gradio /predict_sketch, idle", args.training_clients, args.seconds,
-                            gradio_caller(url, files), pid)
-            bench_training(url, files, pid, args.training_clients, args.seconds, idle.per_second)
+                            caller(url, files), pid)
+            bench_training(url, files, pid, args.training_clients, args.seconds, idle.per_second, caller)
         served = sketch.served + plain.served
         while served < args.soak:
             served += run_load("soak (JSON)", args.json_clients, 10, json_caller(url, images), pid).served

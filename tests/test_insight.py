@@ -111,6 +111,7 @@ def test_corrections_are_kept_per_visitor_and_fine_tuning_teaches_the_model(url,
     start = time.monotonic()
     log, status = me.predict(api_name="/finetune")
     assert "Fine-tuned" in status and "your corrections 0% -> 100% right" in status, status
+    assert "1,000 test images" in status  # the sample's whole test split (a fine-tune judges on at most 2,000)
     assert time.monotonic() - start < 180
     assert me.predict(seven, api_name="/predict_sketch")[0]["label"] == "7"  # not theirs until Use
     me.predict(api_name="/use_finetuned")

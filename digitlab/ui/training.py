@@ -224,11 +224,12 @@ class Training:
                            f"confidences calibrated at temperature {run.choice.predictor.temperature:.3g}")
                 compared = run.before_after
                 if compared:
+                    tested = f"{compared.get('test_images', 0):,} test images"
                     log.append(f"on your corrections: {compared['corrections_before']:.0f}% -> "
-                               f"{compared['corrections_after']:.0f}% right; test set: {compared['test_before']:.2f}% "
+                               f"{compared['corrections_after']:.0f}% right; {tested}: {compared['test_before']:.2f}% "
                                f"-> {compared['test_after']:.2f}%")
                     status = (f"**Fine-tuned**: your corrections {compared['corrections_before']:.0f}% -> "
-                              f"{compared['corrections_after']:.0f}% right, the test set "
+                              f"{compared['corrections_after']:.0f}% right, {tested} "
                               f"{compared['test_before']:.2f}% -> {compared['test_after']:.2f}%. "
                               "Press **Use this model** to read with it.")
                 else:
