@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import pytest
 from gradio_client import Client
@@ -36,3 +37,32 @@ def url(source: str):
 @pytest.fixture(scope="module")
 def client(url: str) -> Client:
     return Client(url, verbose=False)
+
+
+# The Train tab's inputs in order, as gradio_client sends them: a small lenet run on the MNIST sample.
+TRAIN = dict(dataset="mnist", source="sample", upload=None, view="handwriting", arch="lenet", epochs=2,
+             batch_size=64, lr=3e-3, optimizer="adamw", augment=False, seed=0, start="from scratch",
+             freeze="fine-tune everything", compile=False)
+
+
+def train_args(**over) -> list:
+    """/train's arguments: TRAIN with `over` applied."""
+    return list({**TRAIN, **over}.values())
+
+
+def epochs_logged(job) -> int:
+    """Epoch lines in a running /train job's log so far."""
+    outputs = job.outputs()
+    return sum(line.startswith("epoch ") for line in outputs[-1][0].splitlines()) if outputs else 0
+
+
+def status_of(job) -> str:
+    outputs = job.outputs()
+    return outputs[-1][3] if outputs else ""
+
+
+def wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)

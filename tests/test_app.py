@@ -23,17 +23,11 @@ import app
 from digitlab import hub
 from digitlab.datasets import load_sample
 from digitlab.models import Classifier
+from tests.conftest import train_args
 
 pytest_plugins = ["tests.hub_server"]
 
 EMPTY_SKETCH = {"background": None, "layers": [], "composite": None}
-TRAIN = dict(dataset="mnist", source="sample", upload=None, view="handwriting", arch="lenet", epochs=2,
-             batch_size=64, lr=3e-3, optimizer="adamw", augment=False, seed=0, start="from scratch",
-             freeze="fine-tune everything", compile=False)
-
-
-def train_args(**over) -> list:
-    return list({**TRAIN, **over}.values())
 
 
 @pytest.fixture(scope="module")

@@ -73,9 +73,14 @@ def draw(page, strokes: list[list[tuple[float, float]]], pad: str = "#sketch") -
     """Mouse strokes through points given as fractions of the white sheet in the canvas area."""
     box = canvas_box(page, pad)
     side = min(box["width"], box["height"]) * 0.8  # the white sheet sits centred in the canvas area
-    x0, y0 = box["x"] + (box["width"] - side) / 2, box["y"] + (box["height"] - side) / 2
+    stroke_on_sheet(page, strokes, box, side, side)
+
+
+def stroke_on_sheet(page, strokes: list[list[tuple[float, float]]], box: dict, width: float, height: float) -> None:
+    """Mouse strokes on a width x height sheet centred in the canvas box, points in fractions of it."""
+    x0, y0 = box["x"] + (box["width"] - width) / 2, box["y"] + (box["height"] - height) / 2
     for points in strokes:
-        xy = [(x0 + fx * side, y0 + fy * side) for fx, fy in points]
+        xy = [(x0 + fx * width, y0 + fy * height) for fx, fy in points]
         page.mouse.move(*xy[0])
         page.mouse.down()
         for bx, by in xy[1:]:
@@ -116,15 +121,7 @@ def draw_wide(page, strokes: list[list[tuple[float, float]]]) -> None:
     """Strokes on the Number canvas, in fractions of its (wide) sheet."""
     box = canvas_box(page, "#number-sketch")
     width = box["width"] * 0.9
-    height = width * 320 / 896  # the sheet keeps the canvas's shape, centred in the canvas area
-    x0, y0 = box["x"] + (box["width"] - width) / 2, box["y"] + (box["height"] - height) / 2
-    for points in strokes:
-        xy = [(x0 + fx * width, y0 + fy * height) for fx, fy in points]
-        page.mouse.move(*xy[0])
-        page.mouse.down()
-        for bx, by in xy[1:]:
-            page.mouse.move(bx, by, steps=3)
-        page.mouse.up()
+    stroke_on_sheet(page, strokes, box, width, width * 320 / 896)  # the sheet keeps the canvas's shape
 
 
 def test_47_written_on_the_number_canvas_reads_47_with_a_box_around_each_digit(page, tmp_path):

@@ -38,6 +38,8 @@ from digitlab.imageio import MAX_BYTES, MAX_PIXELS, UNREADABLE
 from digitlab.models import Classifier
 from digitlab.train import train
 from digitlab.ui.predict import SKETCH_HINT
+from tests import conftest
+from tests.conftest import epochs_logged, status_of, wait_for
 from tests.pngs import SIGNATURE, chunk, png_header
 
 SAMPLE = load_sample()
@@ -524,13 +526,8 @@ def test_the_cli_refuses_bad_weights_with_one_line(files, weights, capsys, comma
 # ---------------------------------------------------------------- training
 
 
-TRAIN = dict(dataset="mnist", source="sample", upload=None, view="handwriting", arch="lenet", epochs=1,
-             batch_size=64, lr=3e-3, optimizer="adamw", augment=False, seed=0, start="from scratch",
-             freeze="fine-tune everything", compile=False)
-
-
 def train_args(**over) -> list:
-    return list({**TRAIN, **over}.values())
+    return conftest.train_args(**{**dict(epochs=1), **over})
 
 
 @pytest.mark.parametrize("settings, words", [
@@ -553,23 +550,6 @@ def test_invalid_training_settings_are_refused_plainly(client, files, settings, 
         client.predict(*train_args(**settings), api_name="/train")
     assert_plain(str(err.value))
     assert_still_serving(client, files)
-
-
-def epochs_logged(job) -> int:
-    outputs = job.outputs()
-    return sum(line.startswith("epoch ") for line in outputs[-1][0].splitlines()) if outputs else 0
-
-
-def status_of(job) -> str:
-    outputs = job.outputs()
-    return outputs[-1][3] if outputs else ""
-
-
-def wait_for(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def test_a_stop_mid_epoch_ends_within_a_batch_and_keeps_nothing(url, files):

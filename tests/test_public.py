@@ -25,19 +25,14 @@ from digitlab.datasets import load_sample
 from digitlab.models import Classifier
 from digitlab.policy import Policy, decide_public
 from digitlab.ui.hubtab import NEEDS_TOKEN
-from tests import rawgradio
-from tests.conftest import free_port
+from tests import conftest, rawgradio
+from tests.conftest import epochs_logged, free_port, status_of, wait_for
 
 pytest_plugins = ["tests.hub_server"]
 
 CAP = 25  # seconds a public run may take, in this app
-TRAIN = dict(dataset="mnist", source="sample", upload=None, view="handwriting", arch="lenet", epochs=30,
-             batch_size=16, lr=3e-3, optimizer="adamw", augment=True, seed=0, start="from scratch",
-             freeze="fine-tune everything", compile=False)
-
-
 def train_args(**over) -> list:
-    return list({**TRAIN, **over}.values())
+    return conftest.train_args(**{**dict(epochs=30, batch_size=16, augment=True), **over})
 
 
 @pytest.fixture(scope="module")
@@ -75,23 +70,6 @@ def sketch(path: Path) -> dict:
 def answers(client: Client, digits: dict[str, Path]) -> list[dict]:
     """Every class's confidence for each digit: equal answers, equal model."""
     return [client.predict(sketch(path), 10, api_name="/predict_sketch")[0] for path in digits.values()]
-
-
-def epochs_logged(job) -> int:
-    outputs = job.outputs()
-    return sum(line.startswith("epoch ") for line in outputs[-1][0].splitlines()) if outputs else 0
-
-
-def status_of(job) -> str:
-    outputs = job.outputs()
-    return outputs[-1][3] if outputs else ""
-
-
-def wait_for(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def lenet_files() -> dict[str, bytes]:
