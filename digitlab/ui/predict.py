@@ -123,8 +123,11 @@ class Predictions:
         visitor = self.lab.sessions.by_token(token if isinstance(token, str) else None)
         return visitor.active if visitor is not None else self.lab.default
 
-    def predict_sketch(self, sketch: dict | None, k: float = 3, request: gr.Request = None) -> Prediction:
-        """One canvas, by the visitor's model: the API's /predict_sketch and the Predict button."""
+    async def predict_sketch(self, sketch: dict | None, k: float = 3, request: gr.Request = None) -> Prediction:
+        """One canvas, by the visitor's model: the API's /predict_sketch and the Predict button.
+
+        Async for the reason predict_sketches is: on the event loop a canvas costs about half the
+        server CPU it costs through a worker thread (scripts/bench_serve.py)."""
         choice = self.lab.visitor(request).active
         k = self.lab.whole(k, "number of answers (top-k)", 1, MAX_K, default=3)
         view = read_sketch(sketch, choice)
