@@ -347,10 +347,10 @@ def digit_cells(mass: np.ndarray) -> np.ndarray:
         r0, r1, c0, c1 = boxes[k]
         gap = max(r0 - y1, y0 - r1, c0 - x1, x0 - c1, 0)
         extent = max(y1 - y0, x1 - x0)
-        near, nearby = gap <= 1 + 0.25 * extent, gap <= 1 + 0.5 * extent
-        strokes_away = gap <= 1 + 0.75 * extent
-        if (share >= 0.25 or (share >= 0.02 and near) or (share >= 0.01 and nearby)
-                or (share >= 0.06 and strokes_away)):
+        near, strokes_away = gap <= 1 + 0.25 * extent, gap <= 1 + 0.75 * extent
+        # A dot a little farther off, but never one at the image's edge: that is the frame (a sheet's corner).
+        dot = gap <= 1 + 0.5 * extent and r0 > 0 and c0 > 0 and r1 < mass.shape[0] - 1 and c1 < mass.shape[1] - 1
+        if share >= 0.25 or (share >= 0.02 and near) or (share >= 0.01 and dot) or (share >= 0.06 and strokes_away):
             kept.append(int(k))
             y0, y1, x0, x1 = min(y0, r0), max(y1, r1), min(x0, c0), max(x1, c1)
     return np.isin(labels, np.array(kept) + 1)
