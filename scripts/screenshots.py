@@ -1,5 +1,6 @@
 """Screenshots of every tab, as a visitor sees them: python app.py, then
-python scripts/screenshots.py http://127.0.0.1:7860 OUT_DIR   (needs Debian's chromium and playwright)."""
+python scripts/screenshots.py http://127.0.0.1:7860 OUT_DIR [CLOTHES_IMAGE]
+(needs Debian's chromium and playwright)."""
 import sys
 import time
 from pathlib import Path
@@ -8,6 +9,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from tests.test_browser import ANSWER, ARGS, SEVEN, draw, draw_wide, pick_model  # noqa: E402
+
+
+def tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+    time.sleep(1)
+
+
+def press_and_wait(page, button: str, status: str, text: str) -> None:
+    """Click `button`, wait until `status` shows `text`, and a moment more for the plots to draw."""
+    page.click(button)
+    page.wait_for_function("([sel, text]) => document.querySelector(sel)?.innerText.includes(text)",
+                           arg=[status, text], timeout=300_000)
+    time.sleep(2)
+
 
 url = sys.argv[1]
 out = str(Path(sys.argv[2] if len(sys.argv) > 2 else "screenshots")) + "/"
@@ -37,27 +52,28 @@ with sync_playwright() as p:
     page.locator("#upload input[type=file]").set_input_files(str(example))
     time.sleep(4)
     page.screenshot(path=out + "3-upload.png", full_page=True)
-    page.get_by_role("tab", name="Train").click()
-    time.sleep(1)
+    tab(page, "Train")
     page.locator("#train-epochs input").first.fill("2")
     page.locator("#train-epochs input").first.press("Enter")
-    page.click("#train-button")
-    page.wait_for_function("() => document.querySelector('#train-status')?.innerText.includes('Finished')",
-                           timeout=300_000)
-    time.sleep(2)
+    press_and_wait(page, "#train-button", "#train-status", "Finished")
     page.screenshot(path=out + "4-train.png", full_page=True)
-    page.get_by_role("tab", name="Evaluate").click()
-    time.sleep(1)
-    page.click("#evaluate")
-    page.wait_for_function("() => document.querySelector('#evaluation-summary')?.innerText.includes('errors')",
-                           timeout=300_000)
-    time.sleep(2)
+    tab(page, "Evaluate")
+    press_and_wait(page, "#evaluate", "#evaluation-summary", "errors")
     page.screenshot(path=out + "5-evaluate.png", full_page=True)
-    page.get_by_role("tab", name="Teach").click()
+    tab(page, "Sketch")
+    page.get_by_label("one character").first.check()
     time.sleep(1)
-    page.screenshot(path=out + "6-teach.png", full_page=True)
-    page.get_by_role("tab", name="Hub").click()
-    time.sleep(1)
+    draw(page, SEVEN)
+    time.sleep(2)
+    for _ in range(3):  # three corrections: this writer's 7 is a 1
+        page.locator("#sketch-wrong input").fill("1")
+        page.locator("#sketch-wrong input").press("Enter")
+        page.click("#sketch-save")
+        time.sleep(1)
+    tab(page, "Teach")
+    press_and_wait(page, "#finetune", "#finetune-status", "Fine-tuned")
+    page.screenshot(path=out + "6-teach-finetuned.png", full_page=True)
+    tab(page, "Hub")
     page.screenshot(path=out + "7-hub.png", full_page=True)
     page.get_by_role("tab", name="Sketch").click()
     page.get_by_label("one character").first.check()
@@ -66,5 +82,10 @@ with sync_playwright() as p:
     draw(page, [[(0.18, 0.45), (0.82, 0.36)], [(0.45, 0.12), (0.45, 0.72), (0.52, 0.84), (0.8, 0.84), (0.86, 0.72)]])
     page.wait_for_function("(sel) => document.querySelector(sel)?.innerText.includes('七')", arg=ANSWER)
     page.screenshot(path=out + "8-chinese.png", full_page=True)
+    pick_model(page, "Fashion-MNIST")
+    tab(page, "Upload")
+    page.locator("#upload input[type=file]").set_input_files(sys.argv[3] if len(sys.argv) > 3 else str(example))
+    time.sleep(4)
+    page.screenshot(path=out + "9-fashion-upload.png", full_page=True)
     b.close()
 print("saved in", out)
