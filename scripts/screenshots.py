@@ -41,6 +41,7 @@ with sync_playwright() as p:
     time.sleep(6)
     page.screenshot(path=out + "1-sketch-7-why.png", full_page=True)
     page.get_by_label("a whole number").first.check()
+    page.wait_for_selector("#number-sketch canvas")
     time.sleep(1)
     draw_wide(page, [[(0.30, 0.2), (0.22, 0.6), (0.36, 0.6)], [(0.33, 0.35), (0.33, 0.85)],
                      [(0.45, 0.2), (0.6, 0.2), (0.5, 0.85)]])
