@@ -30,7 +30,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the training model; falls back with a warning where it cannot run
     seed: int = 0
     device: str = "auto"  # "auto" picks CUDA when present, else CPU
-    eval_batch_size: int = 1000
+    eval_batch_size: int = 0  # 0: as suits the device (digitlab.evaluate.CPU_BATCH, GPU_BATCH)
 
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first setting out of range."""

@@ -71,12 +71,19 @@ class Evaluation:
         return hits[confidence.argsort(descending=True)].tolist()
 
 
+# Measured on 2 CPU cores (MNIST test, 10,000 views, digitnet): 32 at a time 9.5 s, 1,000 at a time
+# 16-18 s (the larger batch's activations fall out of the caches); a GPU wants large batches.
+CPU_BATCH, GPU_BATCH = 32, 1000
+
+
 @torch.no_grad()
-def logits_of(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """(N, K) logits of a whole split of uint8 views (N, C, S, S), in batches, on the model's device."""
+def logits_of(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 0) -> torch.Tensor:
+    """(N, K) logits of a whole split of uint8 views (N, C, S, S), in batches (0: as suits the device),
+    on the model's device."""
     was_training = model.training
     model.eval()
     device = next(model.parameters(), torch.zeros(())).device  # an ONNX model has no parameters: the CPU
+    batch_size = batch_size or (CPU_BATCH if device.type == "cpu" else GPU_BATCH)
     out = []
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size].to(device).float().div_(255)
@@ -85,7 +92,7 @@ def logits_of(model: torch.nn.Module, images: torch.Tensor, batch_size: int = 10
     return torch.cat(out) if out else torch.zeros(0, 0)
 
 
-def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000,
+def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 0,
              temperature: float | None = None) -> Evaluation:
     """Logits of a split and what follows from them; the model's own temperature unless given."""
     logits = logits_of(model, images, batch_size).cpu()

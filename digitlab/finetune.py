@@ -67,11 +67,15 @@ def finetune_config(init: str, dataset: str, source: str, seed: int = 0) -> Trai
     return TrainConfig(init=init, dataset=dataset, data=source, seed=seed, **FINETUNE).validate()
 
 
-def before_after(before: Classifier, after: Classifier, data: Dataset, corrections: Path) -> dict:
-    """Accuracy (percent) on the corrections and on `data`'s test split, of the model before and after."""
+def before_after(before: Classifier, after: Classifier, data: Dataset, corrections: Path,
+                 after_test: float | None = None) -> dict:
+    """Accuracy (percent) on the corrections and on `data`'s test split, of the model before and after;
+    `after_test`: the after model's, when the training has just measured it (one evaluation less)."""
     images, labels = load_corrections(corrections)
     out = {"test_images": len(data.test_labels)}
     for name, model in (("before", before), ("after", after)):
         out[f"corrections_{name}"] = round(evaluate(model, images, labels).accuracy, 2)
-        out[f"test_{name}"] = round(evaluate(model, data.test_images, data.test_labels).accuracy, 3)
+        known = after_test if name == "after" else None
+        out[f"test_{name}"] = round(evaluate(model, data.test_images, data.test_labels).accuracy
+                                    if known is None else known, 3)
     return out

@@ -167,7 +167,8 @@ def run(job: Job, stop: threading.Event) -> None:
                     if job.corrections:
                         from digitlab.finetune import before_after
 
-                        compared = before_after(load_model(cfg.init), item.model, data, Path(job.corrections))
+                        compared = before_after(load_model(cfg.init), item.model, data, Path(job.corrections),
+                                                item.evaluation.get("accuracy"))
                 emit("done", out=job.out if item.records else None, stopped=item.stopped,
                      calibration=item.calibration, arch=item.model.arch, data=item.data,
                      config=asdict(item.config), notes=item.notes, before_after=compared)
