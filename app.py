@@ -27,7 +27,7 @@ from digitlab.predict import Predictor
 from digitlab.ui import hubtab, insight, predict, teach, training
 from digitlab.ui.lab import Lab
 
-EXAMPLES = sorted(str(p) for p in (Path(__file__).parent / "examples").glob("digit_*.*"))
+EXAMPLES = sorted(str(p) for p in predict.EXAMPLES.glob("digit_*.*"))  # the MNIST model's Upload samples
 # Predictions run beside a training job, never queue behind it. Strokes run one batch at a time on
 # the event loop (Predictions.predict_sketches), every sketch waiting in the batch: ~3 ms less
 # server CPU each than one by one. Uploads, maybe large photos, run on worker threads.
@@ -114,7 +114,7 @@ def build_app(lab_or_source: Lab | Predictor | str | Path | None = None, revisio
             h = hubtab.build(lab)
 
         model_outputs = [active, picker, s["k"], u["k"], s["label"], u["label"], s["view"], u["view"], s["wrong"],
-                         u["wrong"]]
+                         u["wrong"], u["samples"]]
         demo.load(preds.open_page, None, [token, *model_outputs], api_visibility="private")
         demo.load(None, js=CANVAS_JS)
         demo.unload(lab.end_session)
@@ -138,6 +138,7 @@ def build_app(lab_or_source: Lab | Predictor | str | Path | None = None, revisio
         gr.on([u["upload"].change, u["k"].change, u["mode"].change], preds.predict_upload,
               [u["upload"], u["k"], u["mode"]], upload_outputs, api_name="predict_upload", concurrency_id="upload",
               concurrency_limit=UPLOAD_CONCURRENCY, **predict_opts)
+        u["samples"].click(preds.pick_sample, u["samples"], u["upload"], api_visibility="private")
         u["upload"].clear(lambda: predict.UPLOAD_HINT, None, u["hint"], api_visibility="private", queue=False)
 
         # Train

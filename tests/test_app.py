@@ -83,6 +83,19 @@ def test_every_bundled_example_is_read_correctly(client, path):
     assert label["label"] == Path(path).stem.split("_")[1]
 
 
+@pytest.mark.parametrize("dataset", ["fashion-mnist", "chinese-mnist", "cifar10"])
+def test_each_shipped_model_has_upload_samples_of_its_own_classes_that_it_reads(dataset):
+    from digitlab.predict import Predictor
+    from digitlab.session import ModelChoice
+    from digitlab.ui.predict import samples_of
+
+    predictor = Predictor.from_pretrained(str(Path(app.__file__).parent / "weights" / dataset))
+    files = samples_of(ModelChoice(dataset, dataset, predictor, "shipped"))
+    assert len(files) == 5 and all(Path(f).parent.name == dataset for f in files)
+    for f in files:  # examples/<dataset>/<class index>.png
+        assert next(iter(predictor.predict(f, 1))) == predictor.spec.display[int(Path(f).stem)]
+
+
 def test_the_json_endpoint_beside_the_ui_reads_the_same_examples(url):
     request = urllib.request.Request(f"{url}/api/predict?top_k=2", data=Path(app.EXAMPLES[0]).read_bytes())
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -207,6 +207,23 @@ def test_the_chinese_numerals_model_reads_a_drawn_7_as_七(page, tmp_path):
     page.screenshot(path=tmp_path / "chinese-7.png", full_page=True)
 
 
+def test_the_upload_samples_follow_the_model_and_a_picked_one_is_read(page, tmp_path):
+    page.get_by_role("tab", name="Upload").click()
+    digits = page.locator("#upload-samples button.gallery-item img")
+    digits.first.wait_for()
+    assert digits.count() == len(app.EXAMPLES)
+    pick_model(page, "Chinese numerals")
+    page.get_by_role("tab", name="Upload").click()
+    page.wait_for_function("() => document.querySelector('#upload-samples')?.innerText.includes('chinese-mnist')")
+    shown = page.locator("#upload-samples button.gallery-item img")
+    assert shown.count() == len(list((Path(app.__file__).parent / "examples" / "chinese-mnist").glob("*.png")))
+    shown.nth(2).click()  # the third: 七 (examples/chinese-mnist/7.png)
+    answer = '#upload-label [data-testid="label-output-value"]'
+    page.wait_for_function("(sel) => document.querySelector(sel)?.innerText.includes('七')", arg=answer)
+    assert page.inner_text(answer).strip() == "七 (7)"
+    page.screenshot(path=tmp_path / "chinese-sample.png", full_page=True)
+
+
 def test_a_correction_fine_tunes_the_model_and_the_same_sketch_reads_as_corrected(page, tmp_path):
     draw(page, SEVEN)
     answer_becomes(page, "7")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import functools
 import html
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import numpy as np
 
+from digitlab.datasets import IMAGE_SUFFIXES
 from digitlab.imageio import SKETCH_MAX_PIXELS, EmptyImageError, ImageError, read_pixels
 from digitlab.numbers import NumberReading
 from digitlab.plots import number_html, view_html
@@ -32,6 +34,7 @@ Prediction = tuple[dict[str, float], str, str]  # label, the model's view (HTML)
 CANVAS, PEN = 448, 14  # canvas pixels; brush radius: a felt pen, thick enough to survive the cut to 28 px
 INKS = ["#000000", "#1f3fbf", "#c0392b", "#1e8449"]  # any ink reads: black, blue, red, green
 MAX_K = 50
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"  # MNIST digits; examples/<dataset>/ for the others
 
 
 def describe(choice: ModelChoice) -> str:
@@ -62,13 +65,15 @@ class Predictions:
         return gr.Dropdown(choices=choices, value=visitor.active.key)
 
     def model_outputs(self, visitor: Visitor) -> tuple:
-        """Everything that follows the active model: header, picker, sliders, answer panels, Wrong? menus."""
+        """Everything that follows the active model: header, picker, sliders, answer panels, Wrong? menus,
+        the Upload tab's samples."""
         choice = visitor.active
         classes = len(choice.predictor.names)
         k = gr.Slider(maximum=min(classes, MAX_K), value=min(3, classes))
         view = gr.HTML(value="", label=view_label(choice))
         wrong = gr.Dropdown(choices=choice.predictor.names, value=None)
-        return (describe(choice), self.picker(visitor), k, k, {}, {}, view, view, wrong, wrong)
+        return (describe(choice), self.picker(visitor), k, k, {}, {}, view, view, wrong, wrong,
+                samples_update(choice))
 
     def showing_model(self, action: Callable) -> Callable:
         """`action` (which changes the visitor's active model), then everything that follows the model."""
@@ -94,6 +99,14 @@ class Predictions:
             raise plain("That model is not in your list; pick one from the menu.")
         visitor.active = choice
         return self.model_outputs(visitor)
+
+    def pick_sample(self, index: Any, request: gr.Request) -> str:
+        """The sample clicked in the Upload tab, by its place in the active model's list (never a path
+        from the browser: a visitor names a sample, not a file)."""
+        files = samples_of(self.lab.visitor(request).active)
+        if not isinstance(index, int) or not 0 <= index < len(files):
+            raise plain("That sample is not in the list; pick one of those shown.")
+        return files[index]
 
     # -- Sketch -----------------------------------------------------------------------------------
     async def predict_sketches(self, sketches: list, ks: list, tokens: list) -> list[list]:
@@ -264,6 +277,21 @@ def build_sketch(p: Predictions) -> dict[str, Any]:
                 number_hint=number_hint, number=number, boxes=boxes, **teach)
 
 
+def samples_of(choice: ModelChoice) -> list[str]:
+    """The Upload tab's samples for a model: images of its dataset's classes (examples/<dataset>/<class>.png,
+    scripts/make_examples.py), MNIST digits for a digit model, none for a visitor's own images."""
+    name = choice.predictor.spec.name
+    folder = EXAMPLES if name == "mnist" else EXAMPLES / name
+    files = [p for p in folder.glob("*.*") if p.suffix.lower() in IMAGE_SUFFIXES and name != "folder"]
+    return [str(p) for p in sorted(files, key=lambda p: (len(p.stem), p.stem))]
+
+
+def samples_update(choice: ModelChoice) -> gr.Dataset:
+    files = samples_of(choice)
+    return gr.Dataset(samples=[[f] for f in files], visible=bool(files),
+                      label=f"Samples: {choice.predictor.spec.name} test images")
+
+
 def show_mode(mode: str) -> tuple:
     """The square canvas and its answers, or the wide one and the number."""
     digits = mode != NUMBER
@@ -277,10 +305,11 @@ def build_upload(examples: list[str]) -> dict[str, Any]:
             mode = CheckedRadio([DIGIT, NUMBER], value=DIGIT, label="Read", elem_id="upload-mode")
             upload = RawImage(type="filepath", sources=["upload", "clipboard"], height=CANVAS,
                               label="A photo or scan (PNG, JPG, WebP, GIF, BMP)", elem_id="upload")
-            gr.Examples(examples, inputs=upload, label="Samples: MNIST test digits")
+            samples = gr.Dataset(components=[upload], samples=[[f] for f in examples], type="index",
+                                 label="Samples: mnist test images", elem_id="upload-samples")
         with gr.Column(scale=2):
             hint, label, view, k = answer_panel("upload", UPLOAD_HINT)
             teach = teach_panel("upload")
             number, boxes = number_panel("upload")
-    return dict(mode=mode, upload=upload, hint=hint, label=label, view=view, k=k, number=number, boxes=boxes,
-                **teach)
+    return dict(mode=mode, upload=upload, samples=samples, hint=hint, label=label, view=view, k=k, number=number,
+                boxes=boxes, **teach)
