@@ -100,6 +100,28 @@ def curves_png(records: Sequence) -> bytes:
     return figure_png(fig)
 
 
+def drawable_names(names: list[str], longest: int = 12) -> list[str]:
+    """Class names as the plotting font can draw them: where it lacks a glyph (Chinese numerals and no
+    CJK font on the server), the part in brackets ("七 (7)" -> "7"), else the class index; long names
+    shortened with an ellipsis."""
+    import re
+
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(font_manager.findfont(font_manager.FontProperties()))
+
+    def drawn(text: str) -> bool:
+        return all(font.get_char_index(ord(ch)) for ch in text if not ch.isspace())
+
+    out = []
+    for i, name in enumerate(names):
+        inner = re.search(r"\(([^)]*)\)", name)
+        name = name if drawn(name) else inner.group(1) if inner and drawn(inner.group(1)) else str(i)
+        out.append(name if len(name) <= longest else name[:longest - 1] + "…")
+    return out
+
+
 def confusion_png(confusion: Sequence[Sequence[int]], names: list[str]) -> bytes:
     """The confusion matrix (rows true, columns answered) as a heatmap with counts, for the model card."""
     import matplotlib
@@ -117,8 +139,9 @@ def confusion_png(confusion: Sequence[Sequence[int]], names: list[str]) -> bytes
             if m[i, j]:
                 ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
                         color="white" if shown[i, j] > 0.6 * shown.max() else "black")
-    ax.set_xticks(range(k), [n[:10] for n in names], rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(k), [n[:10] for n in names], fontsize=8)
+    names = drawable_names(names)
+    ax.set_xticks(range(k), names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
     ax.set_xlabel("answered")
     ax.set_ylabel("true")
     return figure_png(fig)

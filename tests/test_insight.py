@@ -132,3 +132,17 @@ def test_corrections_go_to_the_hub_as_a_dataset_repo_as_the_visitor(url, local_h
     files = local_hub.files("datasets/alice/my-corrections")
     assert "7/0000.png" in files and "README.md" in files
     client.close()
+
+
+def test_a_confusion_matrix_of_chinese_numerals_draws_every_class_name_it_shows():
+    import warnings
+
+    from digitlab.plots import confusion_png
+
+    names = list(datasets.SPECS["chinese-mnist"].display)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = confusion_png(np.eye(len(names), dtype=int) * 200, names)
+    missing = [str(w.message) for w in caught if "missing from" in str(w.message)]
+    assert not missing, missing[:2]  # no empty boxes where a glyph is missing from the font
+    assert Image.open(io.BytesIO(png)).size[0] > 300
