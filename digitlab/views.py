@@ -101,7 +101,7 @@ def trim_to_object(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
     return square, float(background.mean()) > 127
 
 
-VIEWS_VERSION = 4  # bump when a view changes what it makes of the same image: cached datasets are remade
+VIEWS_VERSION = 5  # bump when a view changes what it makes of the same image: cached datasets are remade
 
 VIEWS: dict[str, View] = {"glyph": glyph_view, "photo": photo_view}
 

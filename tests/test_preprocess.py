@@ -520,3 +520,15 @@ def test_a_dot_above_a_glyph_is_kept_as_part_of_it():
     view = read_glyph(np.asarray(img.convert("RGB")))
     _, parts = label_cells(view > 64)
     assert parts == 2, "the dot and the cross should both be in the view"
+
+
+def test_a_faint_stroke_beside_a_strong_one_stays_in_the_view():
+    """二 written with a light top stroke (a pen running dry, as some Chinese MNIST writers do): Otsu's
+    split falls between faint and strong ink, and the top stroke must not be taken for paper."""
+    img = Image.new("L", (64, 64), 0)  # light strokes on black, as Chinese MNIST is
+    pen = ImageDraw.Draw(img)
+    pen.line([(22, 22), (42, 22)], fill=110, width=1)  # the short top stroke, faint
+    pen.line([(12, 42), (52, 42)], fill=255, width=2)  # the long bottom one, strong
+    view = read_glyph(np.asarray(img.convert("RGB")))
+    _, parts = label_cells(view > 64)
+    assert parts == 2, "both strokes of 二 should be in the view"
