@@ -119,8 +119,8 @@ def find_page(a: np.ndarray) -> Page:
     return read_page(resample(a[:h, :w], (w // step, h // step)), step)
 
 
-def read_page(pixels: np.ndarray, step: int) -> Page:
-    """Find background, ink threshold and the digit's parts on a small (H, W, C) image."""
+def read_page(pixels: np.ndarray, step: int, faint: float = FAINT_INK) -> Page:
+    """Find background, ink threshold (`faint` of Otsu's split) and the digit's parts on a small (H, W, C) image."""
     a, matte = drop_alpha(as_float(pixels))
     background, light_ref = estimate_background(a)
     d = ink_distance(a, background, light_ref)
@@ -129,7 +129,7 @@ def read_page(pixels: np.ndarray, step: int) -> Page:
     noise = float(np.percentile(border(d), 25))
     if d.max() < 0.05 + 6 * noise:
         raise EmptyImageError(BLANK_IMAGE)
-    threshold = max(FAINT_INK * otsu(d), 0.03 + 3 * noise)
+    threshold = max(faint * otsu(d), 0.03 + 3 * noise)
     mask = d > threshold
     cell = max(1, math.ceil(max(d.shape) / 48))
     keep = digit_cells(block_sum(np.where(mask, d, 0), cell))
