@@ -27,7 +27,7 @@ from digitlab.predict import Predictor
 from digitlab.ui import hubtab, insight, predict, teach, training
 from digitlab.ui.lab import Lab
 
-EXAMPLES = sorted(str(p) for p in predict.EXAMPLES.glob("digit_*.*"))  # the MNIST model's Upload samples
+EXAMPLES = predict.SAMPLES["mnist"]  # the MNIST model's Upload samples
 # Predictions run beside a training job, never queue behind it. Strokes run one batch at a time on
 # the event loop (Predictions.predict_sketches), every sketch waiting in the batch: ~3 ms less
 # server CPU each than one by one. Uploads, maybe large photos, run on worker threads.

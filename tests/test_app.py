@@ -96,6 +96,17 @@ def test_each_shipped_model_has_upload_samples_of_its_own_classes_that_it_reads(
         assert next(iter(predictor.predict(f, 1))) == predictor.spec.display[int(Path(f).stem)]
 
 
+def test_a_downloaded_models_dataset_name_never_names_a_folder_to_offer_samples_from():
+    from digitlab.predict import Predictor
+    from digitlab.session import ModelChoice
+    from digitlab.spec import MNIST
+    from digitlab.ui.predict import samples_of
+
+    for name in ("../weights/mnist", "/etc", "folder"):  # a config.json from the Hub says what it likes
+        model = Classifier("mlp", {**MNIST.to_dict(), "name": name})
+        assert samples_of(ModelChoice(name, name, Predictor(model), "hub")) == []
+
+
 def test_the_json_endpoint_beside_the_ui_reads_the_same_examples(url):
     request = urllib.request.Request(f"{url}/api/predict?top_k=2", data=Path(app.EXAMPLES[0]).read_bytes())
     with urllib.request.urlopen(request, timeout=10) as response:

@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from digitlab.datasets import IMAGE_SUFFIXES
+from digitlab.datasets import IMAGE_SUFFIXES, SPECS
 from digitlab.imageio import SKETCH_MAX_PIXELS, EmptyImageError, ImageError, read_pixels
 from digitlab.numbers import NumberReading
 from digitlab.plots import number_html, view_html
@@ -277,13 +277,24 @@ def build_sketch(p: Predictions) -> dict[str, Any]:
                 number_hint=number_hint, number=number, boxes=boxes, **teach)
 
 
+def built_in_samples() -> dict[str, list[str]]:
+    """The Upload tab's samples of each built-in dataset, read once: images of its classes
+    (examples/<dataset>/<class>.png, scripts/make_examples.py), MNIST's digits in examples/ itself."""
+    out = {}
+    for name in SPECS:
+        folder = EXAMPLES if name == "mnist" else EXAMPLES / name
+        files = [p for p in folder.glob("*.*") if p.suffix.lower() in IMAGE_SUFFIXES]
+        out[name] = [str(p) for p in sorted(files, key=lambda p: (len(p.stem), p.stem))]
+    return out
+
+
+SAMPLES = built_in_samples()
+
+
 def samples_of(choice: ModelChoice) -> list[str]:
-    """The Upload tab's samples for a model: images of its dataset's classes (examples/<dataset>/<class>.png,
-    scripts/make_examples.py), MNIST digits for a digit model, none for a visitor's own images."""
-    name = choice.predictor.spec.name
-    folder = EXAMPLES if name == "mnist" else EXAMPLES / name
-    files = [p for p in folder.glob("*.*") if p.suffix.lower() in IMAGE_SUFFIXES and name != "folder"]
-    return [str(p) for p in sorted(files, key=lambda p: (len(p.stem), p.stem))]
+    """A model's samples, by its dataset's name: a built-in dataset's or none (a visitor's own images,
+    or a name a downloaded model's config makes up: never a folder to look in)."""
+    return SAMPLES.get(choice.predictor.spec.name, [])
 
 
 def samples_update(choice: ModelChoice) -> gr.Dataset:
