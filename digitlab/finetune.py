@@ -75,7 +75,8 @@ def before_after(before: Classifier, after: Classifier, data: Dataset, correctio
     out = {"test_images": len(data.test_labels)}
     for name, model in (("before", before), ("after", after)):
         out[f"corrections_{name}"] = round(evaluate(model, images, labels).accuracy, 2)
-        known = after_test if name == "after" else None
-        out[f"test_{name}"] = round(evaluate(model, data.test_images, data.test_labels).accuracy
-                                    if known is None else known, 3)
+        if name == "after" and after_test is not None:
+            out["test_after"] = round(after_test, 3)
+        else:
+            out[f"test_{name}"] = round(evaluate(model, data.test_images, data.test_labels).accuracy, 3)
     return out
