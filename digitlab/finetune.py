@@ -22,6 +22,8 @@ from digitlab.models import Classifier
 
 # Measured on hollow digits (scripts/personal_style.py): the share is what teaches the style, the replay
 # what keeps the old one (1,500 images cost MNIST 0.24 points, 2,000 0.15, 3,000 at a share of 0.25 0.10).
+# More steps teach more: 4 epochs of a 3,000 replay read 89.2 % of unseen hollow digits (mean of 3 seeds, 3 epochs
+# of 2,000: 86.3 %) at the same MNIST cost, but took 33 s through the app instead of 22 s: over the 30 s goal.
 REPLAY = 2000  # images of the model's own training data mixed in
 SHARE = 0.4  # of the fine-tuning set: the corrections (repeated) make up this much
 JUDGE = 2000  # test images a fine-tune is judged on, each epoch and before -> after (a seeded sample)
