@@ -187,10 +187,11 @@ class Training:
                 for event in job.events():
                     if visitor.closed:
                         return
+                    # The deadline is checked on every event: batches that stream progress leave no silence.
+                    if limit is not None and time.monotonic() - started > limit and not job.stopped:
+                        job.stop()
+                        log.append(f"stopped: a run on this public lab may take {limit / 60:.0f} minutes")
                     if event is None:
-                        if limit is not None and time.monotonic() - started > limit and not job.stopped:
-                            job.stop()
-                            log.append(f"stopped: a run on this public lab may take {limit / 60:.0f} minutes")
                         continue
                     data = event.data
                     if event.kind == "start":
