@@ -40,12 +40,19 @@ class Policy:
         """The wall-clock cap of one training run, None for none."""
         return self.public_train_seconds if self.public else None
 
+    @property
+    def train_time_text(self) -> str:
+        """The cap as people say it: "4 minutes", "90 seconds"."""
+        seconds = self.public_train_seconds
+        if seconds >= 120 and seconds % 60 == 0:
+            return f"{seconds / 60:.0f} minutes"
+        return f"{seconds:.0f} seconds"
+
     def describe(self) -> str:
         if not self.public:
             return "local mode: your own machine, your own files and Hub login"
-        minutes = self.public_train_seconds / 60
         return (f"public mode: your models and files are yours alone and go when you leave; Hub pushes use your "
-                f"own token; a training run may take up to {minutes:.0f} minutes")
+                f"own token; a training run may take up to {self.train_time_text}")
 
 
 def decide_public(share: bool = False, public: bool | None = None) -> bool:

@@ -190,7 +190,7 @@ class Training:
                     # The deadline is checked on every event: batches that stream progress leave no silence.
                     if limit is not None and time.monotonic() - started > limit and not job.stopped:
                         job.stop()
-                        log.append(f"stopped: a run on this public lab may take {limit / 60:.0f} minutes")
+                        log.append(f"stopped: a run on this public lab may take {lab.policy.train_time_text}")
                     if event is None:
                         continue
                     data = event.data
