@@ -43,6 +43,10 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".ti
 MIN_PER_CLASS = 5  # images a class needs, at least, to be learned and tested
 TEST_SHARE = 0.2  # of each class's images, when a folder has no train/ and test/ split
 MAX_OWN_IMAGES = 20_000  # an own-images folder or zip: at most this many files are read
+# What a folder or archive may unpack to: CIFAR-10's binary batches are 31 MB each and 184 MB in all.
+MEMBER_MAX_BYTES = 64 * 2**20
+ARCHIVE_MAX_BYTES = 512 * 2**20
+DATASET_MAX_PIXELS = 16_000_000  # an image of a dataset larger than this is skipped: a phone photo fits
 
 
 class DataError(ValueError):
@@ -360,7 +364,7 @@ def read_class_folders(path: Path, spec: DatasetSpec | None = None, required_spl
         for label, blobs in sorted(per_class.items()):
             for data in blobs:
                 try:
-                    images.append(view(read_pixels(data), spec))
+                    images.append(view(read_pixels(data, DATASET_MAX_PIXELS), spec))
                 except ImageError:
                     skipped += 1
                     continue
@@ -454,23 +458,42 @@ def archive_listing(path: Path) -> list[tuple[str, int]]:
 
 
 def archive_members(path: Path, wanted: Callable[[str], object]) -> Iterable[tuple[object, bytes]]:
-    """(what `wanted` said, bytes) of the files of a folder or archive that `wanted` accepts."""
+    """(what `wanted` said, bytes) of the files of a folder or archive that `wanted` accepts.
+
+    Bounded, as an upload may be a zip bomb: a member larger than MEMBER_MAX_BYTES (by its declared
+    size or by what it unpacks to) comes as b"" (unreadable, so skipped and counted), and more than
+    ARCHIVE_MAX_BYTES in all is refused.
+    """
+    total = 0
+
+    def bounded(size: int, read: Callable[[int], bytes]) -> bytes:
+        nonlocal total
+        data = b"" if size > MEMBER_MAX_BYTES else read(MEMBER_MAX_BYTES + 1)
+        data = b"" if len(data) > MEMBER_MAX_BYTES else data
+        total += len(data)
+        if total > ARCHIVE_MAX_BYTES:
+            raise DataError(f"{path.name} unpacks to more than {ARCHIVE_MAX_BYTES // 2**20} MB; "
+                            "give fewer or smaller images.")
+        return data
+
     if path.is_dir():
         for p in sorted(path.rglob("*")):
             if p.is_file() and (hit := wanted(str(p.relative_to(path)))):
-                yield (str(p.relative_to(path)) if hit is True else hit), p.read_bytes()
+                with p.open("rb") as f:
+                    yield (str(p.relative_to(path)) if hit is True else hit), bounded(p.stat().st_size, f.read)
         return
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             for info in z.infolist():
                 if not info.is_dir() and (hit := wanted(info.filename)):
-                    yield (info.filename if hit is True else hit), z.read(info)
+                    with z.open(info) as f:
+                        yield (info.filename if hit is True else hit), bounded(info.file_size, f.read)
         return
     try:
         with tarfile.open(path) as t:
             for member in t:
                 if member.isfile() and (hit := wanted(member.name)):
-                    yield (member.name if hit is True else hit), t.extractfile(member).read()
+                    yield (member.name if hit is True else hit), bounded(member.size, t.extractfile(member).read)
     except (tarfile.TarError, OSError) as err:
         raise DataError(f"{path} is neither a folder nor a zip or tar archive.") from err
 

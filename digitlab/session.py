@@ -81,7 +81,7 @@ class Visitor:
         self.root = root  # where the session's folder is made (None: the system's temp folder)
         self.token = secrets.token_urlsafe(16)  # names this session to the browser's batched sketch events
         self.policy = policy
-        self.active = default
+        self.active = self.default = default
         self.loaded: list[ModelChoice] = []
         self.runs: list[Run] = []
         self.corrections: list[Correction] = []
@@ -105,6 +105,11 @@ class Visitor:
                     self.root.mkdir(parents=True, exist_ok=True)
                 self._folder = Path(tempfile.mkdtemp(prefix="digitlab-session-", dir=self.root))
             return self._folder
+
+    @property
+    def holds_work(self) -> bool:
+        """Whether ending this session would lose something the visitor made or chose."""
+        return bool(self.runs or self.loaded or self.corrections) or self.active is not self.default
 
     def choices(self, shipped: list[ModelChoice]) -> list[ModelChoice]:
         """The picker: the shipped models, then what this visitor loaded and trained (newest first)."""
@@ -207,15 +212,25 @@ class Sessions:
             old.close()
 
     def _expired(self, keep: str | None = None) -> list[Visitor]:
-        """Pop sessions idle too long or beyond the limit (oldest first); the caller closes them."""
-        now, out = time.monotonic(), []
-        for session, visitor in list(self._visitors.items()):
-            too_many = len(self._visitors) > self.policy.max_sessions
-            idle = now - visitor.last_seen > self.policy.session_idle_seconds and visitor.job is None
-            if session != keep and (too_many or idle):
-                self._visitors.pop(session)
-                self._tokens.pop(visitor.token, None)
-                out.append(visitor)
+        """Pop sessions idle too long, then those beyond the limit; the caller closes them.
+
+        Beyond the limit, sessions that hold nothing go first (oldest first), so a flood of new
+        sessions cannot end a visitor's work; a session that is training or waiting to is never ended.
+        """
+        now = time.monotonic()
+        busy = {s for s, v in self._visitors.items() if v.job is not None or v.waiting or s == keep}
+        idle = [s for s, v in self._visitors.items()
+                if s not in busy and now - v.last_seen > self.policy.session_idle_seconds]
+        surplus = len(self._visitors) - len(idle) - self.policy.max_sessions
+        if surplus > 0:
+            rest = [s for s in self._visitors if s not in busy and s not in idle]
+            rest.sort(key=lambda s: (self._visitors[s].holds_work, self._visitors[s].last_seen))
+            idle += rest[:surplus]
+        out = []
+        for session in idle:
+            visitor = self._visitors.pop(session)
+            self._tokens.pop(visitor.token, None)
+            out.append(visitor)
         return out
 
     def __len__(self) -> int:

@@ -315,9 +315,11 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
             yield Note(why_not)
     optimizer = make_optimizer(model, cfg)
     steps = math.ceil(len(train_y) / cfg.batch_size)
+    total = cfg.epochs * steps
+    # OneCycleLR divides by pct_start * total - 1, which is 0 for a run of exactly 4 steps at a quarter.
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
-                                                    total_steps=cfg.epochs * steps,
-                                                    pct_start=0.25, cycle_momentum=cfg.cycle_momentum)
+                                                    total_steps=total, pct_start=0.3 if total == 4 else 0.25,
+                                                    cycle_momentum=cfg.cycle_momentum)
     records: list[EpochRecord] = []
     measured = None  # the weights the last record describes: a stop mid-epoch returns these
     stopped = False

@@ -24,6 +24,7 @@ from digitlab.imageio import (
     EMPTY_CANVAS,
     SKETCH_MAX_PIXELS,
     EmptyImageError,
+    ImageError,
     flatten,
     is_sketch,
     pixels_of,
@@ -35,6 +36,7 @@ from digitlab.spec import MNIST, DatasetSpec
 
 View = Callable[[np.ndarray, DatasetSpec], np.ndarray]
 UNIFORM = "Nothing found: the image is a single colour."
+SKETCH_MAX_LAYERS = 4  # this app's canvases send one; gradio's API takes any list
 
 
 def glyph_view(pixels: np.ndarray, spec: DatasetSpec) -> np.ndarray:
@@ -127,7 +129,10 @@ def read_sketch(value: dict, view: Callable[[np.ndarray], np.ndarray]) -> np.nda
             return view(read_pixels(composite, SKETCH_MAX_PIXELS))
         except EmptyImageError:
             pass  # a blank composite next to inked layers: read the layers
-    layers = [read_image(layer, SKETCH_MAX_PIXELS) for layer in value.get("layers") or [] if layer is not None]
+    given = [layer for layer in value.get("layers") or [] if layer is not None]
+    if len(given) > SKETCH_MAX_LAYERS:  # each is decoded and flattened: a list of thousands would stall the server
+        raise ImageError(f"A sketch may have at most {SKETCH_MAX_LAYERS} layers; this one has {len(given)}.")
+    layers = [read_image(layer, SKETCH_MAX_PIXELS) for layer in given]
     if not layers:
         raise EmptyImageError(EMPTY_CANVAS)
     background = value.get("background")

@@ -168,6 +168,34 @@ def test_your_own_images_load_from_a_zip(tmp_path):
     assert data.spec.labels == ("a", "b") and len(data.train_labels) + len(data.test_labels) == 12
 
 
+def bomb(tmp_path: Path, members: int, size: int) -> Path:
+    """A zip of real class folders plus `members` files of `size` zero bytes named as images (they deflate ~1000:1)."""
+    folder = own_folder(tmp_path / "digits", {"a": 6, "b": 6})
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in folder.rglob("*.*"):
+            z.write(f, f.relative_to(folder))
+        for i in range(members):
+            z.writestr(f"a/zeros-{i}.png", bytes(size))
+    return archive
+
+
+def test_a_zip_member_that_unpacks_too_large_is_skipped_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "MEMBER_MAX_BYTES", 2**20)
+    archive = bomb(tmp_path, members=3, size=3 * 2**20)
+    assert archive.stat().st_size < 2**16
+    data = load_dataset("folder", archive)
+    assert len(data.train_labels) + len(data.test_labels) == 12
+    assert any("3 file(s) could not be read" in note for note in data.notes)
+
+
+def test_a_zip_that_unpacks_to_too_much_in_all_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets, "ARCHIVE_MAX_BYTES", 4 * 2**20)
+    archive = bomb(tmp_path, members=8, size=2**20)  # each member is allowed; together they are not
+    with pytest.raises(DataError, match="bomb.zip unpacks to more than 4 MB; give fewer or smaller images"):
+        load_dataset("folder", archive)
+
+
 @pytest.mark.parametrize("classes,words", [
     ({"only": 8}, "only the class 'only'"),
     ({"a": 8, "b": 3}, "at least 5 readable images: 'b' has 3"),

@@ -308,6 +308,15 @@ def test_a_sketch_declaring_too_many_pixels_is_refused_without_decoding_it(clien
     assert_still_serving(client, files)
 
 
+def test_a_sketch_with_more_layers_than_a_canvas_sends_is_refused_before_decoding_them(client, files, decoded):
+    # Every layer is decoded and flattened: thousands of references to one 4 MP layer would stall the server.
+    layer = handle_file(str(files / "digit-7.png"))
+    assert refusal(client, {"background": None, "layers": [layer] * 200, "composite": None}) == \
+        "A sketch may have at most 4 layers; this one has 200."
+    assert decoded == []  # refused from the count alone: not one layer was decoded
+    assert_still_serving(client, files)
+
+
 @pytest.mark.parametrize("name", ["empty.png", "text.png", "truncated.png"])
 def test_an_unreadable_sketch_payload_is_refused_without_leaking_details(client, files, name):
     # The browser only ever sends a valid image; an API client that sends junk is told so plainly.
@@ -539,11 +548,13 @@ def train_args(**over) -> list:
     (dict(lr=0.0), "The learning rate must be above 0 and at most 10"),
     (dict(seed="x"), "The seed must be a whole number"),
     (dict(epochs=10**6), "The number of epochs must be a whole number from 1 to 30"),
+    (dict(epochs=10**400), "The number of epochs must be a whole number from 1 to 30"),
     (dict(arch="resnet9000"), "Unknown architecture 'resnet9000'"),
     (dict(source="/nowhere/mnist"), "The data folder /nowhere/mnist does not exist"),
     (dict(dataset="imagenet"), "Unknown dataset 'imagenet'"),
     (dict(freeze="train only the new head"), "Training only the head needs a model to start from"),
 ], ids=["0-epochs", "text-epochs", "batch-0", "negative-lr", "text-lr", "zero-lr", "text-seed", "a-million-epochs",
+        "too-large-for-a-float",
         "unknown-arch", "missing-data", "unknown-dataset", "head-from-scratch"])
 def test_invalid_training_settings_are_refused_plainly(client, files, settings, words):
     with pytest.raises(AppError, match=re.escape(words)) as err:

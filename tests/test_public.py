@@ -268,3 +268,65 @@ def test_sign_in_with_hugging_face_appears_only_where_it_works(monkeypatch):
             monkeypatch.setattr(f"gradio.oauth.{name}", value)  # gradio reads them once, at import
     space = app.build_app(policy=Policy(public=True))
     assert any(isinstance(b, LoginButton) for b in space.blocks.values())
+
+
+class SilentRun:
+    """A training process that never says anything (stuck reading its data): only a kill ends it."""
+
+    def __init__(self, job):
+        self.stopped = self.killed = False
+
+    def events(self):
+        while not self.killed:
+            yield None
+
+    def stop(self):
+        self.stopped = True
+
+    def kill(self):
+        self.killed = True
+
+
+def test_a_run_that_does_not_stop_at_the_time_cap_is_ended_and_frees_the_trainer(demo, monkeypatch):
+    from digitlab.config import TrainConfig
+    from digitlab.ui import training
+
+    runs = []
+    monkeypatch.setattr(training, "TrainingProcess", lambda job: runs.append(SilentRun(job)) or runs[-1])
+    clock = iter(range(0, 10**6, 7))  # seconds pass 7 at a time: the cap and the grace go by in a few events
+    monkeypatch.setattr(training.time, "monotonic", lambda: next(clock))
+    visitor = demo.lab.sessions.visitor("stuck-run")
+    cfg = TrainConfig(dataset="mnist", data="sample", epochs=1).validate()
+    frames = list(training.Training(demo.lab).run(visitor, cfg, "glyph", lambda *a, **k: None))
+    assert runs[0].stopped and runs[0].killed
+    assert frames[-1][3].startswith(f"**Ended at the time cap** ({CAP} seconds on this public lab)")
+    assert f"did not stop within {training.STOP_GRACE} seconds of the time cap" in frames[-1][0]
+    assert demo.lab.trainer.slot.acquire(timeout=1)  # the next visitor's run can start
+    demo.lab.trainer.slot.release()
+    assert visitor.job is None and not visitor.waiting
+
+
+def test_a_flood_of_new_sessions_ends_the_empty_ones_first_and_never_a_training(tmp_path):
+    from digitlab.session import Correction, Sessions
+
+    sessions = Sessions(Policy(public=True, max_sessions=3), default=object(), root=tmp_path)
+    worker, training = sessions.visitor("has-corrections"), sessions.visitor("training")
+    worker.add_correction(Correction(view=None, label=1, answer=7, model_key="shipped"))
+    training.job = object()
+    for n in range(50):  # a stranger's cheap calls, each with a new session hash
+        sessions.visitor(f"stranger-{n}")
+    assert len(sessions) == 3
+    assert sessions._visitors.keys() >= {"has-corrections", "training"}
+
+
+def test_a_training_error_names_the_visitors_upload_not_its_path_on_the_server(tmp_path):
+    from types import SimpleNamespace
+
+    from digitlab.ui.training import private_paths_out
+
+    visitor = SimpleNamespace(folder=tmp_path / "digitlab-session-x1y2")
+    zip_path = visitor.folder / "uploads" / "images-1.zip"
+    assert private_paths_out(f"{zip_path} has no readable train images.", visitor) == \
+        "Your upload has no readable train images."
+    assert private_paths_out(f"the classes of {zip_path}: only 'a'", visitor) == "the classes of your upload: only 'a'"
+    assert private_paths_out("unknown dataset 'x'", visitor) == "unknown dataset 'x'"

@@ -1,5 +1,6 @@
 """The training generator streams per-epoch records, stops on its flag, learns, calibrates and transfers."""
 
+import math
 import threading
 from dataclasses import replace
 
@@ -33,6 +34,16 @@ def test_generator_yields_one_record_per_epoch_then_a_model(sample):
     assert records[-1].train_loss < records[0].train_loss
     assert all(r.seconds > 0 and r.samples_per_s > 0 and r.lr >= 0 for r in records)
     assert result.model.spec == sample.spec  # the model is built from the data's spec
+
+
+@pytest.mark.parametrize("steps", [1, 3, 4, 5])
+def test_a_run_of_only_a_few_steps_trains(sample, steps):
+    # The one-cycle schedule once divided by zero at exactly 4 steps (e.g. 2 epochs of 2 batches).
+    n = len(sample.train_labels)
+    cfg = replace(FAST, epochs=1, calibration=0.0, batch_size=math.ceil(n / steps))
+    assert math.ceil(n / cfg.batch_size) == steps
+    records, result = records_and_result(train(cfg, data=sample))
+    assert len(records) == 1 and isinstance(result, TrainResult) and not result.stopped
 
 
 def test_the_model_is_calibrated_on_held_out_training_images(sample):

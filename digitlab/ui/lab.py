@@ -118,7 +118,7 @@ class Lab:
             return default
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise plain(f"The {what} must be a whole number from {lo} to {hi}, not {str(value)[:20]!r}.") from None
         if not math.isfinite(number) or number != int(number) or not lo <= number <= hi:
             raise plain(f"The {what} must be a whole number from {lo} to {hi}, not {str(value)[:20]}.")
@@ -128,7 +128,7 @@ class Lab:
     def positive(value, what: str, hi: float) -> float:
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise plain(f"The {what} must be a number, not {str(value)[:20]!r}.") from None
         if not math.isfinite(number) or not 0 < number <= hi:
             raise plain(f"The {what} must be above 0 and at most {hi:g}.")

@@ -9,6 +9,7 @@ visitor's own zip of class folders.
 from __future__ import annotations
 
 import html
+import re
 import shutil
 import time
 from dataclasses import asdict
@@ -38,6 +39,13 @@ COMPARE_COLUMNS = ["run", "architecture", "parameters", "dataset", "epochs", "se
 IDLE = "Pick the settings and press **Train**; the active model stays in use."
 PROGRESS = gr.Progress()  # a marker: gradio passes each call its own tracker
 KEEP = gr.skip()  # an output left as it is
+STOP_GRACE = 60  # seconds a public run may take to stop after the cap (the last batch, evaluation, saving)
+
+
+def private_paths_out(message: str, visitor: Visitor) -> str:
+    """A message without the server's path to the visitor's files: "…/images-1.zip has…" -> "Your upload has…"."""
+    path = re.escape(str(visitor.folder)) + r"(?:[^\s:;,]*[^\s:;,.])?"  # to the path's end, not the sentence's
+    return re.sub(path, "your upload", re.sub("^" + path, "Your upload", message))
 
 
 def run_title(run: Run) -> str:
@@ -82,7 +90,8 @@ class Training:
             compile=bool(compile_), start=start)
 
     def own_images(self, visitor: Visitor, upload: Any) -> Path:
-        """The visitor's zip, copied into their own folder (Gradio's copy is removed)."""
+        """The visitor's zip, copied into their own folder. Gradio's copy is left to Gradio's own clean-up:
+        the path comes from the caller, and may name a file another visitor is still to download."""
         if upload is None:
             raise plain("Upload a zip of your images first: one folder per class, e.g. cats/1.jpg, dogs/2.png.")
         try:
@@ -94,7 +103,6 @@ class Training:
         target = visitor.folder / "uploads" / f"images-{visitor.next_run_number()}.zip"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-        path.unlink(missing_ok=True)
         return target
 
     # -- the run ------------------------------------------------------------------------------------
@@ -188,9 +196,18 @@ class Training:
                     if visitor.closed:
                         return
                     # The deadline is checked on every event: batches that stream progress leave no silence.
-                    if limit is not None and time.monotonic() - started > limit and not job.stopped:
+                    # A stop is heard between batches; a run that does not end soon after (still reading its
+                    # data, say) is ended outright, so no one holds the trainer past the cap.
+                    over = limit is not None and time.monotonic() - started > limit
+                    if over and not job.stopped:
                         job.stop()
                         log.append(f"stopped: a run on this public lab may take {lab.policy.train_time_text}")
+                    if over and time.monotonic() - started > limit + STOP_GRACE:
+                        job.kill()
+                        log.append(f"ended: the run did not stop within {STOP_GRACE} seconds of the time cap")
+                        yield frame(f"**Ended at the time cap** ({lab.policy.train_time_text} on this public lab): "
+                                    "the run was still preparing or had not finished an epoch; nothing to keep.")
+                        return
                     if event is None:
                         continue
                     data = event.data
@@ -210,9 +227,10 @@ class Training:
                         log.append(line_of(data))
                         yield frame(f"Epoch {data['epoch']}/{cfg.epochs} done…")
                     elif event.kind == "error":
-                        log.append(f"error: {data['message']}")
-                        yield frame(f"**Training failed:** {data['message']}")
-                        raise plain(data["message"])
+                        message = private_paths_out(data["message"], visitor)
+                        log.append(f"error: {message}")
+                        yield frame(f"**Training failed:** {message}")
+                        raise plain(message)
                     elif event.kind == "done":
                         done = data
                 if done is None or not done.get("out"):
