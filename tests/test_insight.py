@@ -121,6 +121,11 @@ def test_corrections_are_kept_per_visitor_and_fine_tuning_teaches_the_model(url,
     with zipfile.ZipFile(zipped) as z:
         names = z.namelist()
     assert sorted(n for n in names if n.endswith(".png")) == [f"corrections/1/{i:04d}.png" for i in range(3)]
+    for odd in ("abc", "", 9):  # a stranger's values: a plain message, not a bare "Error"
+        with pytest.raises(AppError, match="correction number"):
+            me.predict(odd, api_name="/remove_correction")
+    gallery, status = me.predict(1, api_name="/remove_correction")
+    assert len(gallery) == 2 and status.startswith("2 correction(s)")
     me.close(), other.close()
 
 

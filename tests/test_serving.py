@@ -70,6 +70,19 @@ def test_the_blob_route_takes_canvases_only_and_bounds_what_it_keeps():
     assert len(pad.blob_storage) == MAX_WAITING and pad.blob_storage[f"c{MAX_WAITING + 9}"].composite == b"png"
 
 
+def test_the_blob_store_holds_a_bounded_number_of_bytes_in_all(monkeypatch):
+    """Blobs of up to 20 MB each, 256 canvases: ~10 GB, unless the store also counts its bytes."""
+    from digitlab.ui import components
+
+    monkeypatch.setattr(components, "STORE_BYTES", 10_000)
+    pad = RawSketchpad()
+    for i in range(30):
+        pad.accept_blobs(AcceptBlobs(data={"type": "composite", "index": None, "id": f"c{i}", "file": b""},
+                                     files=[("blob", bytes(1_000))]))
+    assert sum(len(b.composite) for b in pad.blob_storage.values()) <= 10_000
+    assert list(pad.blob_storage) == [f"c{i}" for i in range(20, 30)]  # the newest stay
+
+
 def test_the_browser_gets_the_image_editor_it_knows():
     assert RawSketchpad().get_block_name() == "imageeditor"
 

@@ -54,6 +54,7 @@ def encoded(image: FileData | bytes | None) -> str | bytes | None:
 # The browser sends each stroke's canvas ahead of its event, but skips events while one is
 # pending (trigger_mode="always_last"): the canvases of skipped events would stay forever.
 MAX_WAITING = 256  # canvases uploaded and not yet asked for, across all users; the oldest go first
+STORE_BYTES = 256 * 2**20  # and no more than this in all: a flood of 20 MB blobs cannot fill the memory
 MAX_ID = 64  # characters of a blob id (the browser's are UUIDs)
 
 
@@ -82,8 +83,17 @@ class RawSketchpad(gr.Sketchpad):
             return {"error": str(err)}
 
     def drop_stale(self) -> None:
-        for stale in list(self.blob_storage)[:-MAX_WAITING]:  # oldest first: dicts keep insertion order
+        """The oldest canvases go (dicts keep insertion order) beyond MAX_WAITING or STORE_BYTES."""
+        for stale in list(self.blob_storage)[:-MAX_WAITING]:
             self.blob_storage.pop(stale, None)
+        held = {key: sum(len(b or b"") for b in (blobs.composite, blobs.background))
+                for key, blobs in self.blob_storage.items()}
+        total = sum(held.values())
+        for key, size in held.items():
+            if total <= STORE_BYTES:
+                break
+            self.blob_storage.pop(key, None)
+            total -= size
 
     @server
     def accept_blobs(self, data: AcceptBlobs):
@@ -91,7 +101,7 @@ class RawSketchpad(gr.Sketchpad):
 
         This app reads the composite; a layer (sent only with layers on, which this app never
         uses) or a long id is refused, so no request can make the store grow beyond MAX_WAITING
-        canvases of at most MAX_BYTES each.
+        canvases of at most MAX_BYTES each, STORE_BYTES in all.
         """
         kind, blob_id = data.data.get("type"), str(data.data.get("id") or "")
         if kind not in ("composite", "background") or not blob_id or len(blob_id) > MAX_ID or not data.files:

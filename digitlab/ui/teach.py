@@ -22,6 +22,7 @@ from digitlab.finetune import finetune_config, save_corrections
 from digitlab.imageio import EmptyImageError, ImageError
 from digitlab.plots import png_bytes, view_image
 from digitlab.session import Correction, Visitor
+from digitlab.ui.components import CheckedNumber
 from digitlab.ui.hubtab import NEEDS_TOKEN, HubActions
 from digitlab.ui.insight import crisp
 from digitlab.ui.lab import Lab, plain
@@ -207,7 +208,7 @@ def build(lab: Lab) -> dict[str, Any]:
                                  allow_preview=False, preview=False, object_fit="contain", format="png")
             status = gr.Markdown("No corrections yet.", elem_id="corrections-status")
             with gr.Row():
-                index = gr.Number(1, precision=0, label="Correction number", minimum=1, scale=1)
+                index = CheckedNumber(1, precision=0, label="Correction number", minimum=1, scale=1)
                 remove = gr.Button("Remove it", scale=1)
                 clear = gr.Button("Clear all", variant="stop", scale=1)
         with gr.Column(scale=2):
