@@ -27,6 +27,7 @@ MAX_PIXELS = 40_000_000  # decompression-bomb guard, checked from the header bef
 # A Sketchpad value is a canvas, read on the server's event loop (lab.py): 2000x2000 at most, so
 # that no sketch holds up the others. Photos go through uploads, under MAX_PIXELS.
 SKETCH_MAX_PIXELS = 4_000_000
+SKETCH_MAX_LAYERS = 4  # each layer is decoded and flattened; this app's canvases send one
 MIN_SIDE = 8  # px; anything smaller cannot hold a readable image
 EXIF_ORIENTATION = 0x0112
 

@@ -22,6 +22,7 @@ from PIL import Image
 from digitlab.glyph import Frame, read_glyph
 from digitlab.imageio import (
     EMPTY_CANVAS,
+    SKETCH_MAX_LAYERS,
     SKETCH_MAX_PIXELS,
     EmptyImageError,
     ImageError,
@@ -36,7 +37,6 @@ from digitlab.spec import MNIST, DatasetSpec
 
 View = Callable[[np.ndarray, DatasetSpec], np.ndarray]
 UNIFORM = "Nothing found: the image is a single colour."
-SKETCH_MAX_LAYERS = 4  # this app's canvases send one; gradio's API takes any list
 
 
 def glyph_view(pixels: np.ndarray, spec: DatasetSpec) -> np.ndarray:
@@ -130,7 +130,7 @@ def read_sketch(value: dict, view: Callable[[np.ndarray], np.ndarray]) -> np.nda
         except EmptyImageError:
             pass  # a blank composite next to inked layers: read the layers
     given = [layer for layer in value.get("layers") or [] if layer is not None]
-    if len(given) > SKETCH_MAX_LAYERS:  # each is decoded and flattened: a list of thousands would stall the server
+    if len(given) > SKETCH_MAX_LAYERS:  # gradio's API takes any list: thousands would stall the server
         raise ImageError(f"A sketch may have at most {SKETCH_MAX_LAYERS} layers; this one has {len(given)}.")
     layers = [read_image(layer, SKETCH_MAX_PIXELS) for layer in given]
     if not layers:

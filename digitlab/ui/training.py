@@ -198,11 +198,11 @@ class Training:
                     # The deadline is checked on every event: batches that stream progress leave no silence.
                     # A stop is heard between batches; a run that does not end soon after (still reading its
                     # data, say) is ended outright, so no one holds the trainer past the cap.
-                    over = limit is not None and time.monotonic() - started > limit
-                    if over and not job.stopped:
+                    elapsed = time.monotonic() - started
+                    if limit is not None and elapsed > limit and not job.stopped:
                         job.stop()
                         log.append(f"stopped: a run on this public lab may take {lab.policy.train_time_text}")
-                    if over and time.monotonic() - started > limit + STOP_GRACE:
+                    if limit is not None and elapsed > limit + STOP_GRACE:
                         job.kill()
                         log.append(f"ended: the run did not stop within {STOP_GRACE} seconds of the time cap")
                         yield frame(f"**Ended at the time cap** ({lab.policy.train_time_text} on this public lab): "
