@@ -31,11 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from gradio_client import Client, handle_file  # noqa: E402
 from sketches import find_fonts, font_glyph  # noqa: E402
 
 
 def outline(ink: Image.Image) -> np.ndarray:
-    """The outline of an ink mask (a broad pen first, so the outline has two clear edges), as a bool array."""
+    """The outline of an ink mask drawn with a broad pen (so the outline has two clear edges), as a bool array."""
     outer, inner = ink.filter(ImageFilter.MaxFilter(7)), ink.filter(ImageFilter.MinFilter(7))
     return np.asarray(outer, bool) & ~np.asarray(inner, bool)
 
@@ -77,9 +78,7 @@ class Visitors:
     """The app, and the calls a visitor makes: read an image, correct it, fine-tune, evaluate."""
 
     def __init__(self, url: str, folder: Path):
-        from gradio_client import Client, handle_file
-
-        self.url, self.folder, self.file, self.client = url, folder, handle_file, Client
+        self.url, self.folder = url, folder
         self.shipped = Client(url, verbose=False)  # a visitor who never fine-tunes: the "before" answers
         self.saved = 0
 
@@ -87,14 +86,14 @@ class Visitors:
         self.saved += 1
         path = self.folder / f"{self.saved}.png"
         image.save(path)
-        return self.file(str(path))
+        return handle_file(str(path))
 
     def reads(self, client, file) -> str:
         return client.predict(file, 1, "one character", api_name="/predict_upload")[0]["label"]
 
     def teach(self, examples: list[tuple[Image.Image, int]]):
         """A new visitor who saves these corrections, fine-tunes and uses the result: (client, seconds, status)."""
-        me = self.client(self.url, verbose=False)
+        me = Client(self.url, verbose=False)
         for image, digit in examples:
             file = self.upload(image)
             me.predict(file, 3, "one character", api_name="/predict_upload")
@@ -118,14 +117,15 @@ class Visitors:
         return accuracy_text(client.predict(api_name="/evaluate")[0])
 
 
-def report(name: str, me, seconds: float, status: str, before: float, after: float, mnist_before: float,
-           visitors: Visitors, unseen: int) -> float:
-    """Print one measure's figures; its visitor's share of errors fixed (percent)."""
+def measure(name: str, visitors: Visitors, teach: list, unseen: list, mnist_before: float) -> float:
+    """Teach a new visitor `teach`, read `unseen` before and after, print the figures; the share of errors fixed."""
+    me, seconds, status = visitors.teach(teach)
+    before, after = visitors.accuracy([visitors.shipped, me], unseen)
     mnist_after = visitors.mnist(me)
     fewer = 100 * (1 - (100 - after) / max(100 - before, 1e-9))
     print(f"{name}: fine-tune {seconds:.1f} s wall-clock (worker start included); {status}\n"
-          f"  unseen ({unseen} images): accuracy {before:.1f} % -> {after:.1f} %; error rate {100 - before:.1f} % -> "
-          f"{100 - after:.1f} % ({fewer:.0f} % fewer errors; goal >= 70 %)\n"
+          f"  unseen ({len(unseen)} images): accuracy {before:.1f} % -> {after:.1f} %; "
+          f"error rate {100 - before:.1f} % -> {100 - after:.1f} % ({fewer:.0f} % fewer errors; goal >= 70 %)\n"
           f"  MNIST test: {mnist_before:.2f} % -> {mnist_after:.2f} % ({mnist_after - mnist_before:+.2f} points; "
           "goal: within 0.2)")
     me.close()
@@ -159,24 +159,20 @@ def main() -> None:
         fewer = []
         for font in writers:
             teach = [(written(font, d, int(rng.integers(160, 360)), rng), d) for d in range(10) for _ in range(3)]
-            me, seconds, status = visitors.teach(teach)
             unseen = [(written(font, d, int(rng.integers(160, 360)), rng), d)
                       for d in range(10) for _ in range(args.unseen)]
-            before, after = visitors.accuracy([shipped, me], unseen)
-            fewer.append(report(f"one writer's hand ({font.stem}, 3 corrections per digit)", me, seconds, status,
-                                before, after, mnist, visitors, len(unseen)))
+            fewer.append(measure(f"one writer's hand ({font.stem}, 3 corrections per digit)", visitors, teach,
+                                 unseen, mnist))
         print(f"one writer's hand, mean of {len(writers)} writers: {np.mean(fewer):.0f} % fewer errors")
         # 2. The style across writers: taught from 8 fonts, read in the others.
         taught, others = fonts[:8], fonts[8:]
         rng = np.random.default_rng(args.seed)  # the same images as before measure 1 was added
         teach = [(hollow(taught[(d + 3 * k) % len(taught)], d, int(rng.integers(200, 320)), rng), d)
                  for d in range(10) for k in range(3)]
-        me, seconds, status = visitors.teach(teach)
         unseen = [(hollow(others[k % len(others)], d, int(rng.integers(160, 360)), rng), d)
                   for d in range(10) for k in range(args.unseen)]
-        before, after = visitors.accuracy([shipped, me], unseen)
-        report(f"hollow digits across writers (taught from {len(taught)} fonts, read in {len(others)} others)",
-               me, seconds, status, before, after, mnist, visitors, len(unseen))
+        measure(f"hollow digits across writers (taught from {len(taught)} fonts, read in {len(others)} others)",
+                visitors, teach, unseen, mnist)
         shipped.close()
     finally:
         demo.close()
