@@ -21,7 +21,11 @@ train() {  # dataset, data path, then the train flags
 for name in ${datasets[*]}; do
   case $name in
     mnist) train mnist "$data/mnist" --preset accurate ;;  # shipped: trained before hold-outs, then
-      # python scripts/calibrate_weights.py weights/mnist --data-dir "$data/mnist"  (10 epochs: 99.64 %)
+      # python scripts/calibrate_weights.py weights/mnist --data-dir "$data/mnist"  (10 epochs: 99.64 %), then
+      # the fine-tune on re-inked training digits (580 s; see scripts/finetune_reinked.py's docstring):
+      # python scripts/reinked_views.py --numbers 2500 --digits 1500 --out /tmp/reinked.npz
+      # python scripts/reinked_views.py --kinds number-photo --numbers 4000 --seed 2000 --out /tmp/reinked_photo.npz
+      # python scripts/finetune_reinked.py /tmp/reinked.npz /tmp/reinked_photo.npz --out weights/mnist
     fashion-mnist) train fashion-mnist "$data/fashion_mnist" --preset accurate ;;
     chinese-mnist) train chinese-mnist "$data/chinese_mnist/chinese_mnist_jpg.tar.gz" --preset accurate --epochs 15 ;;
     cifar10) train cifar10 "$data/cifar10/cifar10_jpg.tar.gz" --preset photos --epochs 10

@@ -50,10 +50,15 @@ def train_args(**over) -> list:
     return list({**TRAIN, **over}.values())
 
 
+def log_of(job) -> str:
+    """A running /train job's log so far."""
+    outputs = job.outputs()
+    return outputs[-1][0] if outputs else ""
+
+
 def epochs_logged(job) -> int:
     """Epoch lines in a running /train job's log so far."""
-    outputs = job.outputs()
-    return sum(line.startswith("epoch ") for line in outputs[-1][0].splitlines()) if outputs else 0
+    return sum(line.startswith("epoch ") for line in log_of(job).splitlines())
 
 
 def status_of(job) -> str:
