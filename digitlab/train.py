@@ -80,13 +80,13 @@ class TrainResult:
         return sum(r.seconds for r in self.records)
 
 
-def card_data(result: TrainResult, argv: list[str]) -> dict:
-    """What a model card states about a run; `argv` is the `python -m digitlab` command that repeats it."""
+def card_data(result: TrainResult, argv: list[str], program: str = "python -m digitlab") -> dict:
+    """What a model card states about a run; `program` and its `argv` are the command that repeats it."""
     records = [{k: v for k, v in r.as_dict().items() if k != "watched"} for r in result.records]
     return {"arch": result.model.arch, "num_params": result.model.num_params, "test_acc": result.test_acc,
             "data": result.data, "epochs": len(result.records), "seconds": round(result.seconds, 1),
             "config": asdict(result.config), "calibration": result.calibration, "evaluation": result.evaluation,
-            "records": records, "command": "python -m digitlab " + shlex.join(argv)}
+            "records": records, "command": f"{program} {shlex.join(argv)}"}
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -49,9 +49,7 @@ def main() -> None:
         if isinstance(item, Note):
             print("note:", item.text, flush=True)
         elif isinstance(item, TrainResult):
-            card = card_data(item, ["scripts/finetune_reinked.py", *sys.argv[1:]])
-            card["command"] = "python scripts/finetune_reinked.py " + " ".join(sys.argv[1:])
-            save_model(item.model, args.out, card=card)
+            save_model(item.model, args.out, card=card_data(item, sys.argv[1:], "python scripts/finetune_reinked.py"))
             print(f"test {item.test_acc:.2f} %  calibration {item.calibration}  -> {args.out}")
         else:
             print(item.line(), flush=True)

@@ -34,15 +34,21 @@ DIGIT_KINDS = tuple(k for k in MNIST_KINDS if k != "tight")  # tight crops are t
 SEED = 1000  # far from the benchmark's seeds (0, 1, ...): other renders, and train digits besides
 
 
-def views_of(job: tuple[str, int, int, str, str]) -> tuple[list[np.ndarray], list[int], int]:
-    """(views, labels, renders skipped) of `n` renders of one kind."""
-    kind, n, seed, data_dir, weights = job
+def start_worker(data_dir: str, weights: str) -> None:
+    """Each worker process loads the model and MNIST's training split once, for all its jobs."""
     import torch
 
+    global PREDICTOR, IMAGES, LABELS
     torch.set_num_threads(1)
-    predictor = Predictor.from_pretrained(weights or None)
+    PREDICTOR = Predictor.from_pretrained(weights or None)
     data = load_dataset("mnist", data_dir)
-    images, labels = data.train_images[:, 0].numpy(), data.train_labels.numpy()
+    IMAGES, LABELS = data.train_images[:, 0].numpy(), data.train_labels.numpy()
+
+
+def views_of(job: tuple[str, int, int]) -> tuple[list[np.ndarray], list[int], int]:
+    """(views, labels, renders skipped) of `n` renders of one kind."""
+    kind, n, seed = job
+    predictor, images, labels = PREDICTOR, IMAGES, LABELS
     views, answers, skipped = [], [], 0
     if kind in NUMBER_KINDS:
         for source, number in number_examples(kind, images, labels, n, seed):
@@ -79,14 +85,14 @@ def main() -> None:
     args = p.parse_args()
     chunk = 250
     kinds = [k for k in args.kinds.split(",") if k]
-    jobs = [(kind, min(chunk, total - start), args.seed + i, args.data_dir, args.weights)
-            for i, (kind, total) in enumerate([(k, args.numbers) for k in NUMBER_KINDS if k in kinds]
-                                              + [(k, args.digits) for k in DIGIT_KINDS if k in kinds])
-            for start in range(0, total, chunk)]
-    jobs = [(kind, n, seed * 1000 + j, d, w) for j, (kind, n, seed, d, w) in enumerate(jobs)]
+    chunks = [(kind, min(chunk, total - start), args.seed + i)
+              for i, (kind, total) in enumerate([(k, args.numbers) for k in NUMBER_KINDS if k in kinds]
+                                                + [(k, args.digits) for k in DIGIT_KINDS if k in kinds])
+              for start in range(0, total, chunk)]
+    jobs = [(kind, n, seed * 1000 + j) for j, (kind, n, seed) in enumerate(chunks)]  # a seed of its own each
     start = time.perf_counter()
     views, labels, skipped = [], [], 0
-    with ProcessPoolExecutor(args.jobs) as pool:
+    with ProcessPoolExecutor(args.jobs, initializer=start_worker, initargs=(args.data_dir, args.weights)) as pool:
         for v, a, s in pool.map(views_of, jobs):
             views += v
             labels += a
