@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
@@ -75,6 +77,7 @@ def json_routes(active: Callable[[], Predictor]) -> list[Route]:
 
 UPLOAD_PATH = "/gradio_api/upload"  # Gradio's file uploads: the Train tab's zip of images is the largest
 SLACK = 2**20  # multipart framing around a file
+SKETCH_UPLOAD = 2**20  # a Sketchpad's layers and composite, as PNGs, are a few tens of kB
 
 
 class BodyTooLarge(Exception):
@@ -84,18 +87,24 @@ class BodyTooLarge(Exception):
 class BodyLimit:
     """ASGI middleware: refuse request bodies over a size, by Content-Length at once, chunked ones as
     they stream, with 413. Gradio parses multipart bodies of up to 1,000 files into memory; this
-    bounds any request to one file's worth."""
+    bounds any request to one file's worth. Gradio also keeps every upload on disk for an hour, so
+    uploads pause (507) while the disk that holds them has less than `disk_reserve` free: a stranger
+    posting files in a loop never fills the disk everyone's sessions and trainings live on."""
 
-    def __init__(self, app, limit: int, upload_limit: int):
-        self.app, self.limit, self.upload_limit = app, limit, upload_limit
+    def __init__(self, app, limit: int, upload_limit: int, disk_reserve: int = 0):
+        self.app, self.limit, self.upload_limit, self.disk_reserve = app, limit, upload_limit, disk_reserve
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.upload_limit if scope.get("path", "").endswith(UPLOAD_PATH) else self.limit
+        upload = scope.get("path", "").endswith(UPLOAD_PATH)
         declared = dict(scope.get("headers") or []).get(b"content-length")
+        if upload and self.disk_nearly_full(int(declared) if declared and declared.isdigit() else None):
+            return await self.refuse(send, 507, "The server's disk is nearly full, so uploads are paused. "
+                                                "Try again in a few minutes.", plain=True)
+        limit = self.upload_limit if upload else self.limit
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await self.refuse(send, limit)
+            return await self.refuse_size(send, limit, upload)
         received, started = 0, False
 
         async def counted():
@@ -116,18 +125,45 @@ class BodyLimit:
             await self.app(scope, counted, tracked)
         except BodyTooLarge:
             if not started:
-                await self.refuse(send, limit)
+                await self.refuse_size(send, limit, upload)
+
+    def disk_nearly_full(self, size: int | None) -> bool:
+        """Below the reserve, files pause; a sketch's strokes (Gradio uploads them too) go on until a
+        quarter of it is left, so drawing keeps working while the disk is cleared."""
+        free = free_disk(upload_folder())
+        return free < self.disk_reserve // 4 or (free < self.disk_reserve and (size is None or size > SKETCH_UPLOAD))
+
+    @classmethod
+    async def refuse_size(cls, send, limit: int, plain: bool) -> None:
+        await cls.refuse(send, 413, f"The request is larger than {limit // 2**20} MB.", plain)
 
     @staticmethod
-    async def refuse(send, limit: int) -> None:
-        body = JSONResponse({"error": f"The request is larger than {limit // 2**20} MB."}).body
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    async def refuse(send, status: int, message: str, plain: bool = False) -> None:
+        """JSON {"error"} for programs; plain text for uploads, which Gradio's page shows as it is."""
+        body, kind = (message.encode(), b"text/plain; charset=utf-8") if plain else \
+            (JSONResponse({"error": message}).body, b"application/json")
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
 
+def upload_folder() -> Path:
+    """Where Gradio keeps uploads ($GRADIO_TEMP_DIR, else the system's temporary folder)."""
+    from gradio.utils import get_upload_folder
+
+    return Path(get_upload_folder())
+
+
+def free_disk(folder: Path) -> int:
+    """Bytes free on the disk that holds `folder` (or would hold it: it is made on the first upload)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
 def body_limits(policy: Policy) -> list[Middleware]:
-    return [Middleware(BodyLimit, limit=MAX_BYTES + SLACK, upload_limit=max(MAX_BYTES, policy.max_zip_bytes) + SLACK)]
+    return [Middleware(BodyLimit, limit=MAX_BYTES + SLACK, upload_limit=max(MAX_BYTES, policy.max_zip_bytes) + SLACK,
+                       disk_reserve=policy.upload_disk_reserve)]
 
 
 def create_app():

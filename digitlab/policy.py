@@ -29,6 +29,7 @@ class Policy:
     max_batch_size: int = 1024
     # Uploads of your own images (a zip): bounded before and while it is read.
     max_zip_bytes: int = 20 * 2**20  # as any upload: gradio stores every upload on disk, up to this size
+    upload_disk_reserve: int = 2**30  # files over 1 MB pause while the disk they go to has less free; all at 1/4
     # Inputs: text fields are refused beyond this, and messages are cut to this.
     max_text: int = 200
     max_message: int = 400

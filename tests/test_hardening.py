@@ -380,6 +380,39 @@ def test_a_chunked_upload_without_a_length_is_cut_off_at_the_limit(url, files):
     assert status == 200 and body["label"] == "0"
 
 
+def test_uploads_pause_while_the_disk_is_nearly_full_and_resume_after(url, files, monkeypatch):
+    """Gradio keeps every upload for an hour: a loop of uploads must not fill the server's disk."""
+    from digitlab import api
+
+    png = (files / "digit-1.png").read_bytes()
+
+    def upload(extra: int = 0) -> tuple[int, str]:
+        boundary = "digitlab"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"d.png\"\r\n"
+                f"Content-Type: image/png\r\n\r\n").encode() + png + b"\0" * extra + f"\r\n--{boundary}--\r\n".encode()
+        request = urllib.request.Request(f"{url}/gradio_api/upload", data=body, method="POST",
+                                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
+
+    status, text = upload()
+    assert status == 200 and json.loads(text)[0].endswith("d.png"), text  # the path gradio stored it at
+    reserve = api.Policy().upload_disk_reserve
+    monkeypatch.setattr(api, "free_disk", lambda folder: reserve - 1)
+    assert upload()[0] == 200  # a sketch's strokes are small: drawing goes on
+    status, text = upload(extra=2 * 2**20)
+    assert status == 507 and text.startswith("The server's disk is nearly full"), text  # shown as it is
+    monkeypatch.setattr(api, "free_disk", lambda folder: reserve // 4 - 1)
+    assert upload()[0] == 507
+    status, body = post(url, png)  # predictions carry on: only uploads pause
+    assert status == 200 and body["label"] == "1"
+    monkeypatch.undo()
+    assert upload(extra=2 * 2**20)[0] == 200
+
+
 @pytest.mark.parametrize("query, status, size", [
     ("?top_k=abc", 400, None), ("?top_k=1.5", 400, None), ("?top_k=0", 200, 1), ("?top_k=-4", 200, 1),
     ("?top_k=1000", 200, 10),
