@@ -206,6 +206,20 @@ def test_raw_server_paths_are_refused_at_once_in_the_same_words(url, digits, met
     client.close()
 
 
+def test_the_pages_own_select_events_answer_any_event_data_plainly(url, digits):
+    """The confusion matrix's and the gallery's .select handlers are the page's, but a stranger can
+    call them with no event data or any: they answer as to a click in the wrong place."""
+    hint = "Click a number in the matrix (not the class name)."
+    for event_data in (None, {}, {"index": ["a", "b"]}, {"index": [1]}, {"index": 3}, [1, 2], "x"):
+        done = rawgradio.call(url, "select_cell", [], event_data=event_data)
+        assert done.get("success") and done["output"]["data"][1] == hint, (event_data, rawgradio.error_of(done))
+        done = rawgradio.call(url, "explain_shown", [], event_data=event_data)
+        assert done.get("success") and done["output"]["data"] == [""], (event_data, rawgradio.error_of(done))
+    client = Client(url, verbose=False)  # and the server goes on serving
+    assert client.predict(sketch(digits["7"]), api_name="/predict_sketch")[0]["label"] == "7"
+    client.close()
+
+
 def test_public_mode_takes_named_data_and_hub_repo_ids_only(url):
     client = Client(url, verbose=False)
     with pytest.raises(AppError, match="named data only"):

@@ -30,6 +30,14 @@ from digitlab.ui.predict import read_sketch
 GALLERY = 48  # test images shown for one cell of the confusion matrix, most confident first
 
 
+def selected(event: gr.EventData) -> Any:
+    """The index a .select event carries, None when the caller sent none. Typed as gr.EventData, not
+    gr.SelectData, because SelectData reads the index before the handler runs, and a raw call without
+    event data would fail there with a bare "Error"."""
+    data = event._data  # EventData's own field: what the page sent
+    return data.get("index") if isinstance(data, dict) else None
+
+
 def mistakes(frame: pd.DataFrame) -> pd.DataFrame:
     """Cell styles of the confusion matrix: the right answers bold, every cell of mistakes tinted."""
     styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
@@ -143,20 +151,20 @@ class Insight:
         visitor.shown = picks[:GALLERY]
         return items, text
 
-    def select_cell(self, event: gr.SelectData, request: gr.Request) -> tuple[list, str]:
-        row, column = (list(event.index) + [0, 0])[:2]
-        if column == 0:
+    def select_cell(self, event: gr.EventData, request: gr.Request) -> tuple[list, str]:
+        cell = selected(event)
+        if not (isinstance(cell, list) and len(cell) == 2 and all(type(v) is int for v in cell)) or cell[1] == 0:
             return [], "Click a number in the matrix (not the class name)."
-        return self.cell(row, column - 1, request)
+        return self.cell(cell[0], cell[1] - 1, request)
 
-    def explain_shown(self, event: gr.SelectData, request: gr.Request) -> str:
+    def explain_shown(self, event: gr.EventData, request: gr.Request) -> str:
         """Why the model answered as it did for a test image picked in the gallery."""
         visitor = self.lab.visitor(request)
-        shown = visitor.shown
-        if not isinstance(event.index, int) or not 0 <= event.index < len(shown):
+        shown, index = visitor.shown, selected(event)
+        if type(index) is not int or not 0 <= index < len(shown):
             return ""
         _, data = self.evaluation(visitor, visitor.active)
-        return explanation_html(visitor.active, data.test_images[shown[event.index]].numpy())
+        return explanation_html(visitor.active, data.test_images[shown[index]].numpy())
 
     # -- /explain: beside Sketch and Upload --------------------------------------------------------------
     def explain_sketch(self, sketch: dict | None, request: gr.Request) -> str:
