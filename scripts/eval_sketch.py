@@ -14,6 +14,9 @@ Kinds (seeded; MNIST test digits redrawn with random pen widths, or handwriting 
              numbers of 2-6 MNIST test digits re-inked as brush strokes and written in a row (gaps from
              wide to none, slight overlaps, a wavy baseline, mixed sizes) on a Sketchpad canvas, a
              transparent layer, a phone photo; read whole with Predictor.read_number
+  font-hollow the font digits written hollow: only the outline of broad strokes inked
+  font-thin  the font digits redrawn with a 1.5-3 px pen at 160-600 px: very thin handwriting
+  tiny       MNIST test digits 24-60 px tall in a corner band of the canvas, far from its centre
 "naive" is the tutorial pipeline: the whole image to greyscale, resized to 28x28, inverted.
 
     python scripts/eval_sketch.py --data-dir ../shared/data/mnist [--weights weights/mnist] [--kinds tight,...]
@@ -40,11 +43,14 @@ from sketches import (  # noqa: E402
     coloured,
     find_fonts,
     font_glyph,
+    hollow_glyph,
     inverted,
     mnist_glyph,
     number_ink,
     photo,
     place,
+    place_far,
+    redraw,
     sketchpad,
     tight_crop,
     to_u8,
@@ -58,7 +64,10 @@ from digitlab.predict import Predictor  # noqa: E402
 MNIST_KINDS = ("sketchpad", "layer", "inverted", "coloured", "photo", "tight")
 FONT_KINDS = ("font", "font-photo", "font-tight")
 NUMBER_KINDS = ("number-canvas", "number-layer", "number-photo")
-KINDS = MNIST_KINDS + FONT_KINDS + NUMBER_KINDS
+RARE_KINDS = ("font-hollow", "font-thin", "tiny")  # ways of writing reported on their own, not trained on
+KINDS = MNIST_KINDS + FONT_KINDS + NUMBER_KINDS + RARE_KINDS  # new kinds go last: a kind's index seeds its renders
+FROM_FONTS = FONT_KINDS + ("font-hollow", "font-thin")
+FROM_MNIST = MNIST_KINDS + ("tiny",)
 
 
 def mnist_examples(kind: str, images: np.ndarray, labels: np.ndarray, n: int, seed: int) -> Iterator[tuple]:
@@ -72,6 +81,11 @@ def mnist_examples(kind: str, images: np.ndarray, labels: np.ndarray, n: int, se
             continue
         if kind == "tight":  # the digit as it is, not redrawn: scans keep the writer's own strokes
             yield tight_crop(images[i].astype(np.float32) / 255, rng), int(labels[i])
+            continue
+        if kind == "tiny":
+            size = int(rng.integers(24, 61))
+            glyph = mnist_glyph(images[i], size, max(2.0, size * rng.uniform(0.08, 0.14)))
+            yield sketchpad(place_far(glyph, rng)), int(labels[i])
             continue
         size = int(rng.integers(120, 721))
         ink = place(mnist_glyph(images[i], size, float(np.exp(rng.uniform(np.log(8), np.log(40))))), rng)
@@ -89,8 +103,13 @@ def font_examples(kind: str, fonts: list[Path], reps: int, seed: int) -> Iterato
                 elif kind == "font-tight":
                     yield tight_crop(font_glyph(font, digit, 200), rng), digit
                 else:
-                    ink = place(font_glyph(font, digit, int(rng.integers(120, 721))), rng)
-                    yield np.repeat(to_u8(1 - ink)[..., None], 3, axis=2), digit
+                    if kind == "font-hollow":
+                        glyph = hollow_glyph(font, digit, int(rng.integers(160, 361)))
+                    elif kind == "font-thin":
+                        glyph = redraw(font_glyph(font, digit, 200), int(rng.integers(160, 601)), rng.uniform(1.5, 3))
+                    else:
+                        glyph = font_glyph(font, digit, int(rng.integers(120, 721)))
+                    yield np.repeat(to_u8(1 - place(glyph, rng))[..., None], 3, axis=2), digit
 
 
 def number_examples(kind: str, images: np.ndarray, labels: np.ndarray, n: int, seed: int) -> Iterator[tuple]:
@@ -268,9 +287,9 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         p.error(f"unknown kinds {unknown}; choose from {list(KINDS)}")
     predictor = Predictor.from_pretrained(args.weights)
-    needs_mnist = set(kinds) & set(MNIST_KINDS + NUMBER_KINDS)
+    needs_mnist = set(kinds) & set(FROM_MNIST + NUMBER_KINDS)
     data = load_dataset("mnist", args.data_dir) if needs_mnist else None
-    fonts = find_fonts() if set(kinds) & set(FONT_KINDS) else []
+    fonts = find_fonts() if set(kinds) & set(FROM_FONTS) else []
     print(f"weights: {args.weights or 'shipped'}  data: {data or '-'}  fonts: {len(fonts)}  canvas: {CANVAS}px")
     print(f"{'kind':<13} {'n':>5} {'naive %':>8} {'digitlab %':>10} {'refused':>7} {'prep ms p50':>11} "
           f"{'sure % p50':>10}")
@@ -282,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{kind:<13} {r['n']:>5} numbers read exactly {r['exact']:.1f} %, digits {r['digits']:.2f} %, "
                   f"wrong length {r['wrong_length']}, {r['ms']:.1f} ms per number p50", flush=True)
             continue
-        if kind in FONT_KINDS:
+        if kind in FROM_FONTS:
             if not fonts:
                 print(f"{kind:<13} skipped: no handwriting fonts found (apt-get install fonts-dkg-handwriting "
                       "fonts-breip fonts-femkeklaver fonts-rufscript fonts-sjfonts fonts-humor-sans ...)")

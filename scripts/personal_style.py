@@ -32,13 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from gradio_client import Client, handle_file  # noqa: E402
-from sketches import find_fonts, font_glyph  # noqa: E402
-
-
-def outline(ink: Image.Image) -> np.ndarray:
-    """The outline of an ink mask drawn with a broad pen (so the outline has two clear edges), as a bool array."""
-    outer, inner = ink.filter(ImageFilter.MaxFilter(7)), ink.filter(ImageFilter.MinFilter(7))
-    return np.asarray(outer, bool) & ~np.asarray(inner, bool)
+from sketches import find_fonts, font_mask, hollow_glyph, outline  # noqa: E402
 
 
 def on_canvas(edge: np.ndarray, rng: np.random.Generator) -> Image.Image:
@@ -50,18 +44,14 @@ def on_canvas(edge: np.ndarray, rng: np.random.Generator) -> Image.Image:
     return canvas
 
 
-def glyph_ink(font: Path, digit: int, size: int) -> Image.Image:
-    return Image.fromarray((font_glyph(font, digit, size) * 255).astype(np.uint8)).point(lambda v: 255 * (v > 100))
-
-
 def hollow(font: Path, digit: int, size: int, rng: np.random.Generator) -> Image.Image:
     """One digit of `font` with only its outline inked, at a random place."""
-    return on_canvas(outline(glyph_ink(font, digit, size).filter(ImageFilter.MaxFilter(15))), rng)
+    return on_canvas(hollow_glyph(font, digit, size) > 0, rng)
 
 
 def written(font: Path, digit: int, size: int, rng: np.random.Generator) -> Image.Image:
     """One digit in a writer's hollow hand (`font`), written a little differently each time: pen, slant, tilt."""
-    ink = glyph_ink(font, digit, size).filter(ImageFilter.MaxFilter(int(rng.choice([11, 13, 15, 17, 19]))))
+    ink = font_mask(font, digit, size).filter(ImageFilter.MaxFilter(int(rng.choice([11, 13, 15, 17, 19]))))
     w, h = ink.size
     slant = rng.uniform(-0.25, 0.25)
     ink = ink.transform((w + int(abs(slant) * h) + 2, h), Image.Transform.AFFINE,

@@ -154,6 +154,22 @@ def font_glyph(font: Path, digit: int, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(ink).resize(shape, Image.Resampling.BILINEAR))
 
 
+def font_mask(font: Path, digit: int, size: int) -> Image.Image:
+    """One digit typed in `font` as a binary ink mask (mode L, 0 or 255)."""
+    return Image.fromarray((font_glyph(font, digit, size) * 255).astype(np.uint8)).point(lambda v: 255 * (v > 100))
+
+
+def outline(ink: Image.Image) -> np.ndarray:
+    """The outline of an ink mask drawn with a broad pen (so the outline has two clear edges), as a bool array."""
+    outer, inner = ink.filter(ImageFilter.MaxFilter(7)), ink.filter(ImageFilter.MinFilter(7))
+    return np.asarray(outer, bool) & ~np.asarray(inner, bool)
+
+
+def hollow_glyph(font: Path, digit: int, size: int) -> np.ndarray:
+    """One digit of `font` written hollow: its strokes made broad, then only their outline inked (float map)."""
+    return outline(font_mask(font, digit, size).filter(ImageFilter.MaxFilter(15))).astype(np.float32)
+
+
 # ---------------------------------------------------------------- pages
 
 
@@ -166,6 +182,19 @@ def place(glyph: np.ndarray, rng: np.random.Generator, shape: tuple[int, int] = 
     x = int(rng.integers(margin, max(margin + 1, shape[1] - w - margin)))
     h, w = min(h, shape[0] - y), min(w, shape[1] - x)
     page[y:y + h, x:x + w] = glyph[:h, :w]
+    return page
+
+
+def place_far(glyph: np.ndarray, rng: np.random.Generator, shape: tuple[int, int] = (CANVAS, CANVAS),
+              band: float = 0.2) -> np.ndarray:
+    """The glyph in a random corner band of an empty (H, W) ink map, far from the centre."""
+    page = np.zeros(shape, np.float32)
+    h, w = glyph.shape
+    y = int(rng.integers(4, max(5, int(band * shape[0]))))
+    x = int(rng.integers(4, max(5, int(band * shape[1]))))
+    y = y if rng.random() < 0.5 else shape[0] - h - y
+    x = x if rng.random() < 0.5 else shape[1] - w - x
+    page[y:y + h, x:x + w] = glyph
     return page
 
 
