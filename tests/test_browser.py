@@ -106,6 +106,8 @@ def test_draw_clear_and_draw_again_three_times_each_reads_the_new_drawing_on_an_
         draw(page, strokes)  # no click on the Brush tool: drawing starts at once, also after a clear
         answer_becomes(page, digit)
         assert ink_on_canvas(page) > 0.01
+        shown = page.inner_text("#sketch-label").split("\n")  # "Top answers", "7", then name and percent rows
+        assert shown[2] == digit and int(shown[3].rstrip("%")) >= 99, shown  # calibrated: a clear digit reads sure
         page.wait_for_selector("#sketch-view img")  # the 28x28 view the model saw, beside the answer
         page.screenshot(path=tmp_path / f"round-{round}-drawn.png", full_page=True)
         page.click("#sketch-clear")
