@@ -99,10 +99,11 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         upload = scope.get("path", "").endswith(UPLOAD_PATH)
         declared = dict(scope.get("headers") or []).get(b"content-length")
+        limit = self.upload_limit if upload else self.limit
         if upload and self.disk_nearly_full(int(declared) if declared and declared.isdigit() else None):
+            await drain(receive, limit)  # a reply sent while the body is still coming resets the connection
             return await self.refuse(send, 507, "The server's disk is nearly full, so uploads are paused. "
                                                 "Try again in a few minutes.", plain=True)
-        limit = self.upload_limit if upload else self.limit
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return await self.refuse_size(send, limit, upload)
         received, started = 0, False
@@ -145,6 +146,18 @@ class BodyLimit:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+async def drain(receive, most: int) -> None:
+    """Read and drop a request's body, up to `most` bytes: the client then hears the reply."""
+    read = 0
+    while read <= most:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        read += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
 
 
 def upload_folder() -> Path:

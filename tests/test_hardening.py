@@ -403,7 +403,7 @@ def test_uploads_pause_while_the_disk_is_nearly_full_and_resume_after(url, files
     reserve = api.Policy().upload_disk_reserve
     monkeypatch.setattr(api, "free_disk", lambda folder: reserve - 1)
     assert upload()[0] == 200  # a sketch's strokes are small: drawing goes on
-    status, text = upload(extra=2 * 2**20)
+    status, text = upload(extra=12 * 2**20)  # the reply waits for the body: sent early, it reset the connection
     assert status == 507 and text.startswith("The server's disk is nearly full"), text  # shown as it is
     monkeypatch.setattr(api, "free_disk", lambda folder: reserve // 4 - 1)
     assert upload()[0] == 507
