@@ -2,7 +2,8 @@
 
 The page is read once (digitlab.glyph's background and ink threshold, at a resolution that keeps
 strokes of small digits), the ink's connected parts are grouped into digits (parts that share most
-of their width are one digit: a 5's flag, a 4 or a 7 written in two strokes), and a part wider than
+of their width are one digit: a 5's flag, a 4 or a 7 written in two strokes; but two digit-tall parts
+that each read surely are two digits, as a 1 standing under the bar of a 7), and a part wider than
 a digit is tall is tried whole and cut at the valleys of its ink, keeping the reading the model is
 surest of (touching digits). Each digit is then re-read at full resolution with only its own ink,
 through the model's glyph view, and all of them go through the model in one batch.
@@ -33,6 +34,10 @@ CUT_COST = 0.02  # log-confidence a cut must gain: of two readings as sure, the 
 DIGIT_ASPECT = 1.0  # a digit is rarely wider than this share of its height...
 TOO_WIDE = 2.0  # ...and a piece pays this much log-confidence per height of width beyond that: a model
 # reads a 4 with half an 8 stuck to it as a 4 about as surely as the 4 alone
+TALL_PART = 0.6  # parts of a group this tall (of the digits' height) may be digits side by side...
+APART_SURE = 0.8  # ...and are read apart when each reads at least this surely, and together about as surely
+APART_GAIN = 0.2  # as the group: log-confidence granted per extra digit, as a label-smoothed model reads a clean
+# digit at ~0.93 before calibration, so two clean digits would always lose to the one blob they make
 
 
 @dataclass
@@ -160,6 +165,20 @@ def attach_fragments(groups: list[Region]) -> tuple[list[Region], float]:
     return sorted(digits, key=lambda r: (r.x0 + r.x1) / 2), height
 
 
+def tall_parts(region: Region, height: float) -> list[Region] | None:
+    """The parts of a group that are digit-tall, each with the short parts nearest to it, left to right;
+    None when the group has fewer than two (a 5 and its flag, a 7 and its bar stay one digit)."""
+    found = parts(region.mask)
+    tall = [r for r in found if r.height >= TALL_PART * height]
+    if len(tall) < 2:
+        return None
+    for r in found:
+        if all(r is not t for t in tall):
+            nearest = min(range(len(tall)), key=lambda i, r=r: gap_between(tall[i], r))
+            tall[nearest] = merge(tall[nearest], r)
+    return sorted(tall, key=lambda r: (r.x0 + r.x1) / 2)
+
+
 def piece(region: Region, x0: int, x1: int) -> Region | None:
     """The part of a region between columns x0 and x1 (page scale), with its own ink and box."""
     m = np.zeros_like(region.mask)
@@ -222,7 +241,8 @@ class NumberReader:
         regions, height = attach_fragments(regions)
         digits: list[Region] = []
         for region in regions:
-            digits += self.split(a, page, region, height)
+            for part in self.apart(region, height):
+                digits += self.split(a, page, part, height)
         views = [self.view(a, page, r) for r in digits]
         probs = np.asarray(self.probabilities(views))
         readings = []
@@ -236,6 +256,23 @@ class NumberReader:
                                          box, top, view))
         number = "".join(d.label for d in readings)
         return NumberReading(number, float(np.prod([d.confidence for d in readings])), readings)
+
+    def sureness(self, regions: Sequence[Region]) -> np.ndarray:
+        """How surely the model reads each region's quick view as its top class, before calibration
+        (p ** T, renormalised), so that where to cut does not change with a model's temperature."""
+        raw = np.asarray(self.probabilities([self.quick_view(r) for r in regions]), np.float64) ** self.temperature
+        return (raw / raw.sum(1, keepdims=True)).max(1)
+
+    def apart(self, region: Region, height: float) -> list[Region]:
+        """A group as its digit-tall parts when each reads surely: grouping keeps parts that share most of
+        their width as one digit (a 5 and its flag), but a 1 standing under the bar of a 7 is a digit of its own."""
+        tall = tall_parts(region, height)
+        if tall is None:
+            return [region]
+        whole, *each = self.sureness([region, *tall])
+        if min(each) >= APART_SURE and float(np.log(each).sum()) + APART_GAIN * (len(tall) - 1) >= math.log(whole):
+            return tall
+        return [region]
 
     def split(self, a: np.ndarray, page: Page, region: Region, height: float) -> list[Region]:
         """A part as one digit, or as the digits it holds when they touch: of every way to cut it at
@@ -251,11 +288,7 @@ class NumberReader:
         pieces = {span: piece(region, bounds[span[0]], bounds[span[1]]) for span in spans}
         pieces = {span: r for span, r in pieces.items() if r is not None}
         spans = list(pieces)
-        # Cuts are weighed by the model's confidences before calibration (p ** T, renormalised), so
-        # where to cut does not change with a model's temperature.
-        raw = np.asarray(self.probabilities([self.quick_view(pieces[span]) for span in spans]), np.float64)
-        raw = raw ** self.temperature
-        sure = (raw / raw.sum(1, keepdims=True)).max(1)
+        sure = self.sureness([pieces[span] for span in spans])
         whole = (0, len(bounds) - 1)
         score = {span: math.log(max(p, 1e-9)) - (span != whole) * TOO_WIDE * max(0.0, pieces[span].width / tall
                                                                                   - DIGIT_ASPECT)

@@ -11,7 +11,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from digitlab.cli import main
-from digitlab.datasets import load_sample
+from digitlab.datasets import SPECS, load_sample
+from digitlab.imageio import ImageError, read_pixels
+from digitlab.models import Classifier
+from digitlab.numbers import group, number_page, parts
 from digitlab.predict import Predictor
 
 SAMPLE = load_sample()
@@ -66,9 +69,6 @@ def test_a_number_written_in_a_row_is_read_digit_by_digit_left_to_right(predicto
 
 def test_digits_whose_strokes_touch_are_cut_apart(predictor):
     image = written("4837", gap=30, overlap=42)  # each pair of neighbours is pushed into one another
-    from digitlab.imageio import read_pixels
-    from digitlab.numbers import group, number_page, parts
-
     touching = group(parts(number_page(read_pixels(image)).ink))
     assert len(touching) < 4, "the digits should touch for this test to mean anything"
     assert predictor.read_number(image).number == "4837"
@@ -88,6 +88,12 @@ def test_a_4_written_in_two_strokes_that_do_not_touch_stays_one_digit(predictor)
     seven_and_four = strokes([(150, 60), (260, 60), (190, 270)], [(190, 160), (250, 160)],  # a 7 with a bar
                              [(470, 60), (430, 190), (530, 190)], [(502, 110), (502, 270)])
     assert predictor.read_number(seven_and_four).number == "74"
+
+
+def test_a_1_standing_under_the_bar_of_a_7_is_a_digit_of_its_own(predictor):
+    seventy_one = strokes([(150, 60), (380, 60), (230, 270)], [(365, 120), (365, 270)])  # apart, but under the bar
+    assert len(group(parts(number_page(read_pixels(seventy_one)).ink))) == 1, "the 1 should share the 7's width"
+    assert predictor.read_number(seventy_one).number == "71"
 
 
 def test_an_empty_canvas_reads_as_no_number_and_one_digit_as_a_number_of_one(predictor):
@@ -116,10 +122,6 @@ def test_predict_number_json_gives_the_number_its_confidence_and_each_digits_box
 
 
 def test_a_photo_model_says_it_cannot_read_numbers():
-    from digitlab.datasets import SPECS
-    from digitlab.imageio import ImageError
-    from digitlab.models import Classifier
-
     photos = Predictor(Classifier("lenet", SPECS["cifar10"].to_dict()))
     with pytest.raises(ImageError, match="needs a handwriting model"):
         photos.read_number(written("12"))
