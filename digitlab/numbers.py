@@ -116,7 +116,11 @@ def parts(mask: np.ndarray) -> list[Region]:
         m = labels == i + 1
         rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
         out.append(Region(m, int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1))
-    return sorted(out, key=lambda r: (r.x0 + r.x1) / 2)
+    return left_to_right(out)
+
+
+def left_to_right(regions: list[Region]) -> list[Region]:
+    return sorted(regions, key=lambda r: (r.x0 + r.x1) / 2)
 
 
 def group(regions: list[Region]) -> list[Region]:
@@ -130,7 +134,7 @@ def group(regions: list[Region]) -> list[Region]:
                 break
         else:
             out.append(r)
-    return sorted(out, key=lambda r: (r.x0 + r.x1) / 2)
+    return left_to_right(out)
 
 
 def merge(a: Region, b: Region) -> Region:
@@ -140,6 +144,16 @@ def merge(a: Region, b: Region) -> Region:
 def gap_between(a: Region, b: Region) -> float:
     """How far apart two boxes are, sideways mostly (page px; 0 when they overlap)."""
     return max(a.x0 - b.x1, b.x0 - a.x1, 0) + 0.25 * max(a.y0 - b.y1, b.y0 - a.y1, 0)
+
+
+def join_nearest(digits: list[Region], regions: list[Region]) -> list[Region]:
+    """The digits, each with those of the other regions nearest to it, left to right."""
+    others = [r for r in regions if all(r is not d for d in digits)]  # before any digit grows
+    digits = list(digits)
+    for r in others:
+        nearest = min(range(len(digits)), key=lambda i, r=r: gap_between(digits[i], r))
+        digits[nearest] = merge(digits[nearest], r)
+    return left_to_right(digits)
 
 
 def attach_fragments(groups: list[Region]) -> tuple[list[Region], float]:
@@ -159,10 +173,7 @@ def attach_fragments(groups: list[Region]) -> tuple[list[Region], float]:
         return g.height < 0.8 * height and g.width < 0.4 * height and close
 
     digits = [g for g in groups if not fragment(g)] or [max(groups, key=lambda g: g.mask.sum())]
-    for piece in (g for g in groups if all(g is not d for d in digits)):
-        nearest = min(range(len(digits)), key=lambda i, piece=piece: gap_between(digits[i], piece))
-        digits[nearest] = merge(digits[nearest], piece)
-    return sorted(digits, key=lambda r: (r.x0 + r.x1) / 2), height
+    return join_nearest(digits, groups), height
 
 
 def tall_parts(region: Region, height: float) -> list[Region] | None:
@@ -170,13 +181,7 @@ def tall_parts(region: Region, height: float) -> list[Region] | None:
     None when the group has fewer than two (a 5 and its flag, a 7 and its bar stay one digit)."""
     found = parts(region.mask)
     tall = [r for r in found if r.height >= TALL_PART * height]
-    if len(tall) < 2:
-        return None
-    for r in found:
-        if all(r is not t for t in tall):
-            nearest = min(range(len(tall)), key=lambda i, r=r: gap_between(tall[i], r))
-            tall[nearest] = merge(tall[nearest], r)
-    return sorted(tall, key=lambda r: (r.x0 + r.x1) / 2)
+    return join_nearest(tall, found) if len(tall) >= 2 else None
 
 
 def piece(region: Region, x0: int, x1: int) -> Region | None:
