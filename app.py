@@ -199,7 +199,9 @@ def build_app(lab_or_source: Lab | Predictor | str | Path | None = None, revisio
     # Queue positions go out once a second, not to every waiting client whenever any event starts:
     # with 32 visitors sketching, that broadcast cost more CPU than the predictions.
     demo.lab = lab
-    return demo.queue(status_update_rate=1, max_size=lab.policy.queue_size)
+    # api_open=False: Gradio's plain REST routes (/run/<name>) skip the queue and its limits; programs join
+    # the queue with a session as the browser does (gradio_client does).
+    return demo.queue(status_update_rate=1, max_size=lab.policy.queue_size, api_open=False)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -270,9 +270,10 @@ def run_push(args: argparse.Namespace) -> None:
 def run_pull(args: argparse.Namespace) -> None:
     from digitlab import hub
 
-    model = hub.load_model(args.repo_id, args.revision, token=args.token)
+    loaded = hub.load(args.repo_id, args.revision, token=args.token)
+    model = loaded.model
     out = Path(args.out or Path("runs") / args.repo_id.split("/")[-1])
-    hub.save_model(model, out, card=hub.read_card_data(args.repo_id, args.revision), name=args.repo_id)
+    hub.save_model(model, out, card=loaded.card, name=args.repo_id)
     print(f"pulled {args.repo_id} ({model.arch}, {model.spec.name}, {model.num_params:,} parameters) into {out}")
 
 

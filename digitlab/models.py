@@ -17,6 +17,11 @@ from digitlab.spec import MNIST, DatasetSpec
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 DEFAULT_ARCH = "digitnet"
+# What a model may cost, checked from its config.json before anything is allocated (check_budget): every
+# registered architecture on every built-in dataset fits (the largest: cnn on Chinese MNIST's 64 px, 7.4 M
+# parameters; airnet there, 490 M multiply-adds), airnet at 128 px RGB (2.2 G) does not.
+MAX_PARAMS = 8_000_000
+MAX_MACS = 600_000_000  # multiply-adds of the backbone for one image
 
 
 def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
@@ -34,6 +39,43 @@ def create_backbone(name: str, in_chans: int = 1, num_classes: int = 10, size: i
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {list_models()}")
     return MODELS[name](in_chans=in_chans, num_classes=num_classes, size=size)
+
+
+class ModelBudgetError(ValueError):
+    """A model too costly to build or serve here; the message names the measure and its limit."""
+
+
+def costs(arch: str, spec: DatasetSpec) -> tuple[int, int]:
+    """(parameters, multiply-adds for one image) of `arch` for `spec`, measured on the meta device:
+    shapes only, no memory for weights or activations."""
+    macs = 0
+
+    def count(layer: nn.Module, _inputs, output: torch.Tensor) -> None:
+        nonlocal macs
+        if isinstance(layer, nn.Conv2d):
+            macs += output.numel() * layer.in_channels // layer.groups * layer.kernel_size[0] * layer.kernel_size[1]
+        elif isinstance(layer, nn.Linear):
+            macs += output.numel() * layer.in_features
+
+    with torch.device("meta"):
+        backbone = create_backbone(arch, spec.channels, spec.num_classes, spec.size)
+        hooks = [m.register_forward_hook(count) for m in backbone.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        backbone.eval()(torch.zeros(1, spec.channels, spec.size, spec.size))
+    for hook in hooks:
+        hook.remove()
+    return sum(p.numel() for p in backbone.parameters()), macs
+
+
+def check_budget(arch: str, spec: DatasetSpec | dict) -> None:
+    """Raise ModelBudgetError when the model would have more than MAX_PARAMS parameters or need more than
+    MAX_MACS multiply-adds per image (the spec itself bounds classes and size: digitlab.spec)."""
+    spec = DatasetSpec.from_dict(spec) if isinstance(spec, dict) else spec
+    params, macs = costs(arch, spec)
+    if params > MAX_PARAMS:
+        raise ModelBudgetError(f"{params:,} parameters, over the limit of {MAX_PARAMS:,}")
+    if macs > MAX_MACS:
+        raise ModelBudgetError(f"{macs / 1e6:,.0f} million multiply-adds per image, over the limit of "
+                               f"{MAX_MACS / 1e6:,.0f} million")
 
 
 def conv_bn(c_in: int, c_out: int, k: int = 3, stride: int = 1) -> list[nn.Module]:

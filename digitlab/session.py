@@ -172,7 +172,8 @@ class Sessions:
 
     def visitor(self, session: str | None) -> Visitor:
         """This session's Visitor, made on first use; ends idle and surplus sessions on the way."""
-        session = session or "anonymous"
+        if not session:
+            raise ValueError("a visitor needs a session")
         ended: list[Visitor] = []
         with self._lock:
             visitor = self._visitors.get(session)

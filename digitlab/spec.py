@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 VIEWS = ("glyph", "photo")  # recipes in digitlab.views
 POLARITIES = ("light-on-dark", "natural")
+# A spec read from a stranger's config.json is bounded before any model is built from it.
+MAX_CLASSES, MAX_NAME = 1000, 64  # classes, characters of a label or display name
+MIN_SIZE, MAX_SIZE = 8, 128  # px, the square input side
 
 
 @dataclass(frozen=True)
@@ -38,16 +41,19 @@ class DatasetSpec:
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that cannot describe a dataset."""
-        if len(self.labels) < 2:
-            raise ValueError(f"a dataset needs at least 2 classes, {self.name!r} has {len(self.labels)}")
+        if not 2 <= len(self.labels) <= MAX_CLASSES:
+            raise ValueError(f"a dataset needs 2 to {MAX_CLASSES:,} classes, {self.name[:40]!r} has "
+                             f"{len(self.labels):,}")
+        if max(map(len, (self.name, *self.labels, *self.display))) > MAX_NAME:
+            raise ValueError(f"names and labels may have up to {MAX_NAME} characters")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError(f"the labels of {self.name!r} repeat: {list(self.labels)}")
         if len(self.display) != len(self.labels):
             raise ValueError(f"{self.name!r} has {len(self.labels)} labels but {len(self.display)} display names")
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
-        if not 8 <= self.size <= 256:
-            raise ValueError(f"the image size must be 8 to 256 px, got {self.size}")
+        if not MIN_SIZE <= self.size <= MAX_SIZE:
+            raise ValueError(f"the image size must be {MIN_SIZE} to {MAX_SIZE} px, got {self.size}")
         if len(self.mean) != self.channels or len(self.std) != self.channels or min(self.std) <= 0:
             raise ValueError(f"mean and std need one value per channel ({self.channels}) and std > 0")
         if self.view not in VIEWS:

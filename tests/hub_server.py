@@ -20,7 +20,7 @@ Use it from any test module (tests/ is a package; pyproject puts the repo root o
 
 `local_hub` starts the server on 127.0.0.1 (a free port) and, for the test's duration, points
 `huggingface_hub` at it: constants ENDPOINT / HUGGINGFACE_CO_URL_TEMPLATE, a fresh empty
-HF_HUB_CACHE under tmp_path, HF_HUB_OFFLINE off, HF_HUB_DISABLE_XET on, no saved login and no
+$DIGITLAB_CACHE (so digitlab's own Hub cache) under tmp_path, HF_HUB_OFFLINE off, HF_HUB_DISABLE_XET on, no saved login and no
 HF_TOKEN (set `HF_TOKEN` with monkeypatch to test the env route). Attributes: `.url`, `.token`
 (user "alice", may write to alice/*), `.other_token` (user "bob"), `.cache`, `.requests` (one
 "METHOD path status" line per request), `.seed_repo(...)`, `.files(repo, rev)`, `.commits(repo)`,
@@ -231,11 +231,14 @@ class LocalHub:
         return {"type": "user", "id": secrets.token_hex(12), "name": user, "fullname": user.title(), "orgs": [],
                 "auth": {"type": "access_token", "accessToken": {"displayName": "tests", "role": "write"}}}
 
-    def model_info(self, repo: Repo, commit: Commit) -> dict:
+    def model_info(self, repo: Repo, commit: Commit, blobs: bool = False) -> dict:
+        """The repo's info at a commit; with `blobs` (files_metadata=True) each file's size and oid too."""
+        siblings = [{"rfilename": path, **({"size": len(content), "blobId": git_blob_oid(content)} if blobs else {})}
+                    for path, content in sorted(commit.files.items())]
         return {"_id": repo.repo_id, "id": repo.repo_id, "modelId": repo.repo_id, "author": repo.owner,
                 "sha": commit.oid, "private": repo.private, "gated": "manual" if repo.gated else False,
                 "disabled": False, "downloads": 0, "likes": 0, "tags": [], "library_name": None,
-                "siblings": [{"rfilename": path} for path in sorted(commit.files)]}
+                "siblings": siblings}
 
     @staticmethod
     def tree(commit: Commit, prefix: str, recursive: bool) -> list[dict]:
@@ -339,12 +342,13 @@ def make_handler(hub: LocalHub) -> type[BaseHTTPRequestHandler]:
                 repo_id, rest = "/".join(parts[2:4]), parts[4:]
                 if parts[1] == "datasets":
                     repo_id = f"datasets/{repo_id}"
+                blobs = query.get("blobs", ["false"])[0].lower() in ("1", "true")
                 if method == "GET" and not rest:
                     repo = hub.readable(repo_id, user)
-                    return as_json(200, hub.model_info(repo, hub.revision_of(repo, "main")))
+                    return as_json(200, hub.model_info(repo, hub.revision_of(repo, "main"), blobs))
                 if method == "GET" and rest[0] == "revision" and len(rest) == 2:
                     repo = hub.readable(repo_id, user)
-                    return as_json(200, hub.model_info(repo, hub.revision_of(repo, rest[1])))
+                    return as_json(200, hub.model_info(repo, hub.revision_of(repo, rest[1]), blobs))
                 if method == "GET" and rest[0] == "tree" and len(rest) >= 2:
                     repo = hub.readable(repo_id, user)
                     recursive = query.get("recursive", ["false"])[0].lower() in ("1", "true")
@@ -393,11 +397,12 @@ def point_client_at(hub: LocalHub, home: Path, monkeypatch: pytest.MonkeyPatch) 
     """Make every huggingface_hub call in this process use `hub`, a fresh cache under `home`, no login."""
     from huggingface_hub import constants, hf_api
 
-    hub.cache = home / "hub-cache"
+    monkeypatch.setenv("DIGITLAB_CACHE", str(home / "digitlab-cache"))  # digitlab.hub.hub_cache() is under it
+    hub.cache = home / "digitlab-cache" / "hub"
     monkeypatch.setattr(constants, "ENDPOINT", hub.url)
     monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", hub.url + "/{repo_id}/resolve/{revision}/{filename}")
     monkeypatch.setattr(hf_api.api, "endpoint", hub.url)  # the module-level create_repo, model_info, ...
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub.cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hf-cache"))  # digitlab never uses it
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(home / "no-saved-login" / "token"))

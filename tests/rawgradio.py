@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 import uuid
 
@@ -53,3 +54,33 @@ def error_of(message: dict) -> str:
         return ""
     output = message.get("output") or {}
     return f"{message.get('title') or 'Error'}: {output.get('error') or message.get('message') or ''}"
+
+
+def run(url: str, api_name: str, data: list, timeout: float = 30) -> tuple[int, dict]:
+    """POST /gradio_api/run/<api_name>, Gradio's plain REST route: (HTTP status, JSON body)."""
+    request = urllib.request.Request(f"{url}/gradio_api/run/{api_name}", data=json.dumps({"data": data}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+def simple_call(url: str, api_name: str, data: list, timeout: float = 30) -> tuple[str, str]:
+    """POST /gradio_api/call/<api_name> (no session), then read its result: (event, the data line)."""
+    request = urllib.request.Request(f"{url}/gradio_api/call/{api_name}", data=json.dumps({"data": data}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        event_id = json.load(response)["event_id"]
+    event = line = ""
+    with urllib.request.urlopen(f"{url}/gradio_api/call/{api_name}/{event_id}", timeout=timeout) as stream:
+        for raw in stream:
+            text = raw.decode().strip()
+            if text.startswith("event:"):
+                event = text[6:].strip()
+            elif text.startswith("data:"):
+                line = text[5:].strip()
+                if event in ("complete", "error"):
+                    break
+    return event, line

@@ -84,10 +84,10 @@ def test_a_pushed_model_pulls_back_by_repo_id_with_identical_outputs(local_hub, 
                                           "training.json"}
     assert not local_hub.cache.exists()  # nothing cached yet: the pull below really downloads
 
-    pulled = hub.load_model(REPO)
-    assert torch.equal(logits(pulled, digits), logits(v1, digits))
-    assert (local_hub.cache / "models--alice--digitlab-lenet").is_dir()  # the standard HF cache layout
-    assert hub.read_card_data(REPO) == CARD
+    pulled = hub.load(REPO)
+    assert torch.equal(logits(pulled.model, digits), logits(v1, digits))
+    assert (local_hub.cache / "models--alice--digitlab-lenet").is_dir()  # huggingface_hub's cache layout
+    assert pulled.card == CARD and pulled.commit == result.commit
 
 
 def test_the_model_card_states_architecture_size_data_accuracy_and_settings(local_hub, models):
@@ -320,3 +320,65 @@ def test_a_local_file_or_pickle_folder_is_refused_plainly(models, tmp_path):
     (tmp_path / "run" / "model.safetensors").rename(tmp_path / "run" / "model.pth")
     with pytest.raises(hub.WeightsError, match="only pickle weights"):
         hub.load_model(tmp_path / "run")
+
+
+# --- the cache is not an access check, and holds only what loaded, within its quota ------------------
+
+def cached_files(local_hub) -> set[str]:
+    return {str(p.relative_to(local_hub.cache)) for p in local_hub.cache.rglob("*")
+            if p.is_file() and ".locks" not in p.parts} if local_hub.cache.exists() else set()
+
+
+def test_a_private_model_cached_for_its_owner_is_not_handed_to_anyone_else(local_hub, models, digits):
+    local_hub.seed_repo("carol/private", files_of(models[0]), private=True)
+    carol = local_hub.add_user("carol")
+    sha = local_hub.commits("carol/private")[-1]
+    assert torch.equal(logits(hub.load_model("carol/private", token=carol), digits), logits(models[0], digits))
+    for revision in (None, "main", sha):  # by name and by the commit itself: the Hub is asked either way
+        for token in (False, local_hub.other_token):
+            asked = len(local_hub.requests)
+            with pytest.raises(hub.HubError, match="private and needs a token|no model repo"):
+                hub.load_model("carol/private", revision=revision, token=token, trust_cache=False)
+            assert any("/api/models/carol/private" in line for line in local_hub.requests[asked:])
+
+
+def test_a_file_over_its_limit_is_refused_from_the_listing_and_nothing_is_downloaded(local_hub, models):
+    local_hub.seed_repo("alice/huge", {**files_of(models[0]), "model.safetensors": b"\0" * (hub.FILE_LIMITS[
+        "model.safetensors"] + 1)})
+    local_hub.seed_repo("alice/wordy", {**files_of(models[0]), "config.json": json.dumps(
+        {"arch": "lenet", "spec": {"name": "x", "labels": [str(i) for i in range(1_000_000)]}})})
+    before = cached_files(local_hub)
+    for repo, file in (("alice/huge", "model.safetensors"), ("alice/wordy", "config.json")):
+        with pytest.raises(hub.HubError, match=f"The {file} of Hub repo '{repo}' is .* MB; this lab loads files"):
+            hub.load_model(repo)
+        assert not any("/resolve/" in line for line in local_hub.requests if repo in line)
+    assert cached_files(local_hub) == before
+
+
+def test_a_repo_that_cannot_become_a_model_leaves_nothing_in_the_cache(local_hub, models):
+    local_hub.seed_repo("alice/misfit", files_of(Classifier(arch="mlp"), arch="lenet"))
+    local_hub.seed_repo("alice/too-many", files_of(models[0], spec={"name": "x", "labels": [
+        str(i) for i in range(20_000)]}))
+    for repo, words in (("alice/misfit", "do not fit"), ("alice/too-many", "2 to 1,000 classes")):
+        with pytest.raises(hub.WeightsError, match=words):
+            hub.load_model(repo)
+        assert not any(repo.replace("/", "--") in f for f in cached_files(local_hub))
+
+
+def test_a_model_whose_cost_is_over_the_budget_is_refused_before_it_is_built(local_hub, models):
+    spec = {"name": "big", "labels": ["a", "b"], "size": 128, "channels": 3, "mean": [0.5] * 3, "std": [0.2] * 3,
+            "view": "photo", "polarity": "natural"}
+    local_hub.seed_repo("alice/costly", files_of(models[0], arch="airnet", spec=spec))
+    with pytest.raises(hub.WeightsError, match="too large for this lab: .* million multiply-adds per image"):
+        hub.load_model("alice/costly")
+
+
+def test_the_cache_keeps_the_newest_pulls_within_its_quota(local_hub, models, monkeypatch):
+    for name in ("alice/one", "alice/two", "alice/three"):
+        local_hub.seed_repo(name, files_of(models[0]))
+    size = len(files_of(models[0])["model.safetensors"])
+    monkeypatch.setattr(hub, "CACHE_QUOTA", int(2.5 * size))
+    for name in ("alice/one", "alice/two", "alice/three"):
+        hub.load_model(name)
+    repos = {f.split("/")[0] for f in cached_files(local_hub) if f.startswith("models--")}
+    assert repos == {"models--alice--two", "models--alice--three"}

@@ -67,21 +67,14 @@ class HubActions:
             except HFValidationError:
                 raise plain(f"{source!r} is not a Hub repo id; this public lab loads models by repo id "
                             "(user/name) only.") from None
-        predictor = load_predictor(source, revision, token=self.identity(token, oauth_token),
-                                   local=not lab.policy.public)
+        predictor, card = load_predictor(source, revision, token=self.identity(token, oauth_token),
+                                         public=lab.policy.public)
         key = f"hub:{source}@{revision or 'main'}"
-        card = self.card_of(source, revision)
         choice = ModelChoice(key, f"{source}" + (f" @ {revision}" if revision else "") + " · loaded", predictor,
                              source, revision or None, card)
         visitor.add_loaded(choice)
         visitor.active = choice
         return choice
-
-    def card_of(self, source: str, revision: str) -> dict | None:
-        try:
-            return hub.read_card_data(source, revision or None) or None
-        except hub.WeightsError:  # a card is nice to have; never block a load on it
-            return None
 
     def push(self, repo_id: Any, token: Any, private: Any, which: Any, request: gr.Request,
              oauth_token: gr.OAuthToken | None = None) -> str:
@@ -100,7 +93,7 @@ class HubActions:
                         "Pushing needs a Hub token: paste a write token above, or set HF_TOKEN where the app runs.")
         try:
             pushed = hub.push_model(choice.predictor.model, repo_id, token=acting, private=bool(private),
-                                    card=choice.card or self.card_of(choice.source, choice.revision or ""))
+                                    card=choice.card)
         except hub.WeightsError as err:
             raise plain(str(err)) from err
         except Exception as err:  # only the type: an unforeseen error's text may quote a URL

@@ -7,7 +7,9 @@ into gr.Error with a plain message, and check every input a stranger could send.
 
 from __future__ import annotations
 
+import html
 import math
+import re
 import threading
 from pathlib import Path
 
@@ -24,21 +26,46 @@ SHIPPED_TITLES = {"mnist": "Digits 0-9 (MNIST)", "fashion-mnist": "Clothes (Fash
                   "chinese-mnist": "Chinese numerals 零-亿 (Chinese MNIST)", "cifar10": "Photos (CIFAR-10)"}
 
 
+NO_SESSION = ("This call has no session, and everything here belongs to one: call it through gradio_client "
+              "(or join the queue with a session_hash), or use POST /api/predict.")
+
+
 def plain(message: str, limit: int = 400) -> gr.Error:
-    """A visitor's mistake or a refusal, shown as is (cut to `limit`); no traceback in the server log."""
+    """A visitor's mistake or a refusal, shown as text (cut to `limit`; Gradio's pop-up renders HTML, so a
+    name from a stranger's repo is escaped); no traceback in the server log."""
     message = " ".join(str(message).split())
-    return gr.Error(message if len(message) <= limit else message[: limit - 1] + "…", print_exception=False)
+    message = message if len(message) <= limit else message[: limit - 1] + "…"
+    return gr.Error(html.escape(message, quote=False), print_exception=False)
+
+
+MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]~|])")  # emphasis, code, links and images, strike-through, tables
+MARKDOWN_LINE_START = re.compile(r"^(\s*\d*)([#+\-.!>)])")  # headings, lists ("- ", "1. "), quotes
+
+
+def as_text(value: object) -> str:
+    """Any text (a model's class names, a repo id, a file name) made inert for gr.Markdown: Markdown's
+    marks are escaped with backslashes and HTML with entities, so it shows exactly as it is written."""
+    text = MARKDOWN_LINE_START.sub(r"\1\\\2", MARKDOWN_INLINE.sub(r"\\\1", str(value)))
+    return html.escape(text, quote=False)
 
 
 def load_predictor(source: str | None, revision: str | None = None, token: str | bool | None = None,
-                   local: bool = True) -> Predictor:
-    """Predictor.from_pretrained with every failure as a gr.Error in plain words."""
+                   public: bool = False) -> tuple[Predictor, dict]:
+    """(a Predictor, its card) for a source, every failure a gr.Error in plain words; in public mode a Hub
+    repo id only, and never a cached snapshot the Hub has not just confirmed this token may read."""
     try:
-        return Predictor.from_pretrained(source or None, revision or None, token=token, local=local)
+        loaded = hub.load(source or None, revision or None, token=token, local=not public, trust_cache=not public)
+        return Predictor(loaded.model), loaded.card
     except hub.WeightsError as err:
         raise plain(str(err)) from err
     except Exception as err:  # a failure hub.py did not foresee must still read plainly
         raise plain(f"Could not load weights from {str(source)[:100]!r} ({type(err).__name__}).") from err
+
+
+def shipped_choice(name: str, folder: Path) -> ModelChoice:
+    predictor, card = load_predictor(str(folder))
+    return ModelChoice(f"shipped:{name}", f"{SHIPPED_TITLES.get(name, name)} · shipped", predictor, str(folder),
+                       card=card)
 
 
 class Trainer:
@@ -69,15 +96,13 @@ class Lab:
     def __init__(self, policy: Policy | None = None, default: str | Path | Predictor | None = None,
                  revision: str | None = None):
         self.policy = policy or Policy()
-        self.shipped = [ModelChoice(f"shipped:{name}", f"{SHIPPED_TITLES.get(name, name)} · shipped",
-                                    Predictor.from_pretrained(folder), str(folder))
-                        for name, folder in shipped_weights().items()]
+        self.shipped = [shipped_choice(name, folder) for name, folder in shipped_weights().items()]
         if isinstance(default, Predictor):
             choice = ModelChoice("default", "The model this app was started with", default, "a model passed in")
             self.shipped.insert(0, choice)
         elif default and Path(default).resolve() not in {Path(c.source).resolve() for c in self.shipped}:
             # the operator's --weights: their own folder or repo, pulled with their own login
-            predictor = load_predictor(str(default), revision)
+            predictor, _ = load_predictor(str(default), revision)
             choice = ModelChoice("default", f"{default} · this app's default", predictor, str(default), revision)
             self.shipped.insert(0, choice)
         else:
@@ -91,7 +116,14 @@ class Lab:
         self.trainer = Trainer(self.policy.trainings_waiting)
 
     def visitor(self, request: gr.Request | None) -> Visitor:
-        return self.sessions.visitor(getattr(request, "session_hash", None))
+        """The caller's own Visitor. A call without a session (Gradio's plain REST routes) has none: it is
+        refused, never lumped with other such calls into one shared visitor, nor given a session of its own
+        that no later call could reach (and that would hold what it loaded for an hour)."""
+        session = getattr(request, "session_hash", None)
+        url = getattr(request, "url", None)  # the request that joined the queue
+        if not session or "/call/" in str(getattr(url, "path", "")):  # /call/<name> mints a one-off session
+            raise plain(NO_SESSION)
+        return self.sessions.visitor(session)
 
     def end_session(self, request: gr.Request) -> None:
         """demo.unload: the tab closed or reloaded; its training stops and its files go."""

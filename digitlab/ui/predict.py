@@ -9,7 +9,6 @@ events that know their session from Gradio itself.
 from __future__ import annotations
 
 import functools
-import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from digitlab.numbers import NumberReading
 from digitlab.plots import number_html, view_html
 from digitlab.session import ModelChoice, Visitor
 from digitlab.ui.components import CheckedRadio, CheckedSlider, RawImage, RawSketchpad
-from digitlab.ui.lab import Lab, plain
+from digitlab.ui.lab import Lab, as_text, plain
 
 SKETCH_HINT = "Draw on the canvas…"
 NUMBER_HINT = "Write a number in a row on the wide canvas…"
@@ -40,11 +39,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"  # MNIST digits; exa
 def describe(choice: ModelChoice) -> str:
     """The header line: which model answers, what it reads and where it came from."""
     model, spec = choice.predictor.model, choice.predictor.spec
-    where = "shipped with digitlab" if choice.shipped else html.escape(choice.source)
-    where += f" at revision {html.escape(choice.revision)}" if choice.revision else ""
+    where = "shipped with digitlab" if choice.shipped else as_text(choice.source)
+    where += f" at revision {as_text(choice.revision)}" if choice.revision else ""
     names = ", ".join(spec.display[:6]) + (", …" if len(spec.display) > 6 else "")
-    return (f"**Active model:** {html.escape(model.arch)} · {model.num_params:,} parameters · reads "
-            f"{html.escape(spec.name)} ({html.escape(names)}) · {where}")
+    return (f"**Active model:** {as_text(model.arch)} · {model.num_params:,} parameters · reads "
+            f"{as_text(spec.name)} ({as_text(names)}) · {where}")
 
 
 def view_label(choice: ModelChoice) -> str:
