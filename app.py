@@ -8,7 +8,7 @@ GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (Hugging Face Spaces sets the last two t
 # ruff: noqa: E402 - the serving settings must be in place before torch and gradio load
 from __future__ import annotations
 
-from digitlab.serving import tune_process
+from digitlab.serve.process import tune_process
 
 tune_process()
 
@@ -20,12 +20,12 @@ from typing import Any
 
 import gradio as gr
 
-from digitlab.api import body_limits, json_routes
-from digitlab.imageio import MAX_BYTES
+from digitlab.inference.predictor import Predictor
 from digitlab.policy import Policy, decide_public
-from digitlab.predict import Predictor
+from digitlab.serve.api import body_limits, json_routes
 from digitlab.ui import hubtab, insight, predict, teach, training
 from digitlab.ui.lab import Lab
+from digitlab.vision.imageio import MAX_BYTES
 
 EXAMPLES = predict.SAMPLES["mnist"]  # the MNIST model's Upload samples
 # Predictions run beside a training job, never queue behind it. Strokes run one batch at a time on
@@ -225,7 +225,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def launch(source: Predictor | str | Path | None = None, revision: str | None = None, public: bool = False,
            policy: Policy | None = None, **launch_kwargs: Any) -> gr.Blocks:
-    """Build the lab and serve it: the Blocks, plus POST /api/predict (digitlab.api) on the default model."""
+    """Build the lab and serve it: the Blocks, plus POST /api/predict (digitlab.serve.api) on the default model."""
     policy = policy or Policy(public=public)
     lab = Lab(policy, source, revision)
     demo = build_app(lab)

@@ -9,11 +9,12 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
-from digitlab.config import FREEZE, OPTIMIZERS, PRESETS, TrainConfig, preset
-from digitlab.datasets import DATASETS, DataError, load_dataset
+from digitlab.data.dataset import DataError
+from digitlab.data.registry import DATASETS, load_dataset
 from digitlab.models import list_models
+from digitlab.training.config import FREEZE, OPTIMIZERS, PRESETS, TrainConfig, preset
+from digitlab.vision.imageio import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
 JSON_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
 DATA_HELP = ("the dataset's folder or archive, 'sample' (shipped with digitlab), 'download' (torchvision's, "
              "where one exists) or 'auto' (default: $DIGITLAB_DATA_DIR, else a download, else the sample)")
@@ -130,9 +131,9 @@ def config_from(args: argparse.Namespace) -> TrainConfig:
 def run_train(args: argparse.Namespace, argv: list[str]) -> None:
     from tqdm import tqdm
 
-    from digitlab import distributed
     from digitlab.hub import save_model
-    from digitlab.train import Note, TrainResult, card_data, train
+    from digitlab.training import distributed
+    from digitlab.training.loop import Note, TrainResult, card_data, train
 
     if args.dry_run:
         args.data_dir = "sample"
@@ -177,8 +178,8 @@ def run_train(args: argparse.Namespace, argv: list[str]) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> None:
-    from digitlab.evaluate import evaluate
     from digitlab.hub import load_model, shipped_weights
+    from digitlab.training.evaluate import evaluate
 
     weights = args.weights
     if weights is None:
@@ -222,8 +223,8 @@ def expand_files(paths: list[str]) -> list[Path]:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from digitlab.imageio import ImageError
-    from digitlab.predict import Predictor
+    from digitlab.inference.predictor import Predictor
+    from digitlab.vision.imageio import ImageError
 
     predictor = Predictor.from_pretrained(args.weights, args.revision)
     failures = 0
@@ -250,7 +251,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> None:
     from digitlab.hub import load_model
-    from digitlab.onnx_io import export_onnx
+    from digitlab.models.onnx import export_onnx
 
     model = load_model(args.weights, args.revision)
     info = export_onnx(model, args.out, int8=args.int8)

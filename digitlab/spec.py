@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-VIEWS = ("glyph", "photo")  # recipes in digitlab.views
+VIEWS = ("glyph", "photo")  # recipes in digitlab.vision.views
 POLARITIES = ("light-on-dark", "natural")
 # A spec read from a stranger's config.json is bounded before any model is built from it.
 MAX_CLASSES, MAX_NAME = 1000, 64  # classes, characters of a label or display name

@@ -19,10 +19,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digitlab.datasets import load_dataset  # noqa: E402
-from digitlab.evaluate import evaluate  # noqa: E402
-from digitlab.explain import explain  # noqa: E402
-from digitlab.predict import Predictor  # noqa: E402
+from digitlab.data.registry import load_dataset  # noqa: E402
+from digitlab.inference.explain import explain  # noqa: E402
+from digitlab.inference.predictor import Predictor  # noqa: E402
+from digitlab.training.evaluate import evaluate  # noqa: E402
 
 
 def main() -> None:

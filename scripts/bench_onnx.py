@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eval_sketch import MNIST_KINDS, mnist_examples  # noqa: E402
 
-from digitlab.datasets import load_dataset  # noqa: E402
+from digitlab.data.registry import load_dataset  # noqa: E402
 from digitlab.hub import load_model  # noqa: E402
-from digitlab.imageio import ImageError  # noqa: E402
-from digitlab.onnx_io import export_onnx  # noqa: E402
-from digitlab.predict import Predictor  # noqa: E402
+from digitlab.inference.predictor import Predictor  # noqa: E402
+from digitlab.models.onnx import export_onnx  # noqa: E402
+from digitlab.vision.imageio import ImageError  # noqa: E402
 
 
 def p50_ms(fn, repeats: int) -> float:

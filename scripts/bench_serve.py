@@ -28,10 +28,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digitlab.datasets import load_sample  # noqa: E402
-from digitlab.imageio import read_pixels  # noqa: E402
-from digitlab.predict import Predictor  # noqa: E402
-from digitlab.serving import keep_freed_memory  # noqa: E402
+from digitlab.data.registry import load_sample  # noqa: E402
+from digitlab.inference.predictor import Predictor  # noqa: E402
+from digitlab.serve.process import keep_freed_memory  # noqa: E402
+from digitlab.vision.imageio import read_pixels  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -320,11 +320,12 @@ def bench_churn(url: str, pid: int, sessions: int) -> None:
 
 
 def bench_replicas(images, counts: list[int], clients: int, seconds: float) -> None:
-    """The JSON endpoint alone on N uvicorn workers (digitlab.api:create_app): predictions/s."""
+    """The JSON endpoint alone on N uvicorn workers (digitlab.serve.api:create_app): predictions/s."""
     for n in counts:
         port = free_port()
-        server = start_server([sys.executable, "-m", "uvicorn", "digitlab.api:create_app", "--factory", "--workers",
-                               str(n), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], port)
+        server = start_server([sys.executable, "-m", "uvicorn", "digitlab.serve.api:create_app", "--factory",
+                               "--workers", str(n), "--host", "127.0.0.1", "--port", str(port),
+                               "--log-level", "warning"], port)
         try:
             url = f"http://127.0.0.1:{port}"
             run_load(f"JSON /api/predict on {n} uvicorn worker(s) (warm-up)", 2, 3, json_caller(url, images),

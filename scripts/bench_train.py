@@ -29,10 +29,10 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from digitlab.config import preset  # noqa: E402
-from digitlab.datasets import load_dataset  # noqa: E402
+from digitlab.data.registry import load_dataset  # noqa: E402
 from digitlab.spec import MNIST  # noqa: E402
-from digitlab.train import EpochRecord, TrainResult, pick_device, train  # noqa: E402
+from digitlab.training.config import preset  # noqa: E402
+from digitlab.training.loop import EpochRecord, TrainResult, pick_device, train  # noqa: E402
 
 
 class PeerNet(nn.Module):

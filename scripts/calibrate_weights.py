@@ -18,10 +18,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-from digitlab.datasets import load_dataset  # noqa: E402
-from digitlab.evaluate import evaluate  # noqa: E402
+from digitlab.data.registry import load_dataset  # noqa: E402
 from digitlab.hub import TRAINING_NAME, load_model, save_model  # noqa: E402
-from digitlab.train import calibrate  # noqa: E402
+from digitlab.training.evaluate import evaluate  # noqa: E402
+from digitlab.training.loop import calibrate  # noqa: E402
 
 
 def main() -> None:

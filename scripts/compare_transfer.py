@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitlab.config import preset  # noqa: E402
-from digitlab.datasets import load_dataset  # noqa: E402
+from digitlab.data.registry import load_dataset  # noqa: E402
 from digitlab.hub import DEFAULT_WEIGHTS  # noqa: E402
-from digitlab.train import EpochRecord, train  # noqa: E402
+from digitlab.training.config import preset  # noqa: E402
+from digitlab.training.loop import EpochRecord, train  # noqa: E402
 
 MODES = {"from scratch": dict(), "fine-tune everything": dict(init=str(DEFAULT_WEIGHTS), freeze="none"),
          "train only the new head": dict(init=str(DEFAULT_WEIGHTS), freeze="backbone")}

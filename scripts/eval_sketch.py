@@ -57,9 +57,9 @@ from sketches import (  # noqa: E402
     transparent_layer,
 )
 
-from digitlab.datasets import load_dataset  # noqa: E402
-from digitlab.imageio import ImageError  # noqa: E402
-from digitlab.predict import Predictor  # noqa: E402
+from digitlab.data.registry import load_dataset  # noqa: E402
+from digitlab.inference.predictor import Predictor  # noqa: E402
+from digitlab.vision.imageio import ImageError  # noqa: E402
 
 MNIST_KINDS = ("sketchpad", "layer", "inverted", "coloured", "photo", "tight")
 FONT_KINDS = ("font", "font-photo", "font-tight")

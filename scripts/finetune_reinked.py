@@ -21,11 +21,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitlab.config import TrainConfig  # noqa: E402
-from digitlab.datasets import load_dataset  # noqa: E402
-from digitlab.finetune import load_corrections  # noqa: E402
+from digitlab.data.registry import load_dataset  # noqa: E402
 from digitlab.hub import save_model  # noqa: E402
-from digitlab.train import Note, TrainResult, card_data, train  # noqa: E402
+from digitlab.training.config import TrainConfig  # noqa: E402
+from digitlab.training.finetune import load_corrections  # noqa: E402
+from digitlab.training.loop import Note, TrainResult, card_data, train  # noqa: E402
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitlab.datasets import load_sample, sample_path  # noqa: E402
-from digitlab.predict import Predictor  # noqa: E402
+from digitlab.data.registry import load_sample, sample_path  # noqa: E402
+from digitlab.inference.predictor import Predictor  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "examples"
 SIZE, PER_DATASET = 128, 5

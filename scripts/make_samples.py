@@ -1,4 +1,4 @@
-"""Make the small real samples shipped in digitlab/sample/ from the full datasets (seeded, stratified).
+"""Make the small real samples shipped in digitlab/data/sample/ from the full datasets (seeded, stratified).
 
     python scripts/make_samples.py --data ../shared/data [--only fashion-mnist,chinese-mnist,cifar10]
 
@@ -19,7 +19,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitlab.datasets import SHARED_NAMES, load_dataset, sample_path, to_arrays  # noqa: E402
+from digitlab.data.dataset import to_arrays  # noqa: E402
+from digitlab.data.registry import SHARED_NAMES, load_dataset, sample_path  # noqa: E402
 
 SIZES = {"fashion-mnist": (1000, 500), "chinese-mnist": (1500, 750), "cifar10": (600, 300)}
 SOURCES = {"fashion-mnist": "fashion_mnist", "chinese-mnist": "chinese_mnist/chinese_mnist_jpg.tar.gz",

@@ -18,9 +18,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitlab import datasets  # noqa: E402
-from digitlab.glyph import Frame, find_page, read_digit, stroke_width  # noqa: E402
-from digitlab.imageio import read_pixels  # noqa: E402
+from digitlab.data import archives, formats  # noqa: E402
+from digitlab.data.specs import SPECS  # noqa: E402
+from digitlab.vision.glyph import Frame, find_page, read_digit, stroke_width  # noqa: E402
+from digitlab.vision.imageio import read_pixels  # noqa: E402
 
 
 def main() -> None:
@@ -28,10 +29,10 @@ def main() -> None:
     ap.add_argument("--data", default="../shared/data/chinese_mnist/chinese_mnist_jpg.tar.gz")
     ap.add_argument("--n", type=int, default=1500, help="glyphs to measure the stroke on (default: 1500)")
     args = ap.parse_args()
-    spec = datasets.SPECS["chinese-mnist"]
+    spec = SPECS["chinese-mnist"]
     frame = Frame(spec.size)
-    found = [(m, data) for m, data in datasets.archive_members(Path(args.data), datasets.CHINESE_NAME.search)
-             if int(m.group(1)) in datasets.CHINESE_TRAIN_WRITERS]
+    found = [(m, data) for m, data in archives.archive_members(Path(args.data), formats.CHINESE_NAME.search)
+             if int(m.group(1)) in formats.CHINESE_TRAIN_WRITERS]
     rng = np.random.default_rng(0)
     widths = []
     for i in rng.choice(len(found), min(args.n, len(found)), replace=False):
@@ -40,8 +41,8 @@ def main() -> None:
     stroke = float(np.median(widths))
     print(f"stroke: median {stroke:.4f} of the fine long side (10th-90th percentile "
           f"{np.percentile(widths, 10):.4f}-{np.percentile(widths, 90):.4f}), over {len(widths)} training glyphs")
-    datasets.SPECS["chinese-mnist"] = replace(spec, stroke=round(stroke, 4))
-    data = datasets.load_chinese_mnist(Path(args.data))
+    SPECS["chinese-mnist"] = replace(spec, stroke=round(stroke, 4))
+    data = formats.load_chinese_mnist(Path(args.data))
     pixels = data.train_images.float() / 255
     print(f"views with that stroke: mean {pixels.mean():.4f}, std {pixels.std():.4f} "
           f"({len(data.train_labels):,} training views)")

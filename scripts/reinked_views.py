@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eval_sketch import MNIST_KINDS, NUMBER_KINDS, mnist_examples, number_examples  # noqa: E402
 
-from digitlab.datasets import load_dataset  # noqa: E402
-from digitlab.imageio import ImageError  # noqa: E402
-from digitlab.predict import Predictor  # noqa: E402
+from digitlab.data.registry import load_dataset  # noqa: E402
+from digitlab.inference.predictor import Predictor  # noqa: E402
+from digitlab.vision.imageio import ImageError  # noqa: E402
 
 DIGIT_KINDS = tuple(k for k in MNIST_KINDS if k != "tight")  # tight crops are the digits as they are
 SEED = 1000  # far from the benchmark's seeds (0, 1, ...): other renders, and train digits besides

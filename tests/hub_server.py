@@ -20,7 +20,8 @@ Use it from any test module (tests/ is a package; pyproject puts the repo root o
 
 `local_hub` starts the server on 127.0.0.1 (a free port) and, for the test's duration, points
 `huggingface_hub` at it: constants ENDPOINT / HUGGINGFACE_CO_URL_TEMPLATE, a fresh empty
-$DIGITLAB_CACHE (so digitlab's own Hub cache) under tmp_path, HF_HUB_OFFLINE off, HF_HUB_DISABLE_XET on, no saved login and no
+$DIGITLAB_CACHE (so digitlab's own Hub cache) under tmp_path, HF_HUB_OFFLINE off, HF_HUB_DISABLE_XET
+on, no saved login and no
 HF_TOKEN (set `HF_TOKEN` with monkeypatch to test the env route). Attributes: `.url`, `.token`
 (user "alice", may write to alice/*), `.other_token` (user "bob"), `.cache`, `.requests` (one
 "METHOD path status" line per request), `.seed_repo(...)`, `.files(repo, rev)`, `.commits(repo)`,

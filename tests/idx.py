@@ -5,7 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digitlab.datasets import SPLIT_FILES, Dataset
+from digitlab.data.dataset import Dataset
+from digitlab.data.formats import SPLIT_FILES
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:

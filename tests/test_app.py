@@ -21,7 +21,7 @@ from PIL import Image
 
 import app
 from digitlab import hub
-from digitlab.datasets import load_sample
+from digitlab.data.registry import load_sample
 from digitlab.models import Classifier
 from tests.conftest import train_args
 
@@ -85,8 +85,8 @@ def test_every_bundled_example_is_read_correctly(client, path):
 
 @pytest.mark.parametrize("dataset", ["fashion-mnist", "chinese-mnist", "cifar10"])
 def test_each_shipped_model_has_upload_samples_of_its_own_classes_that_it_reads(dataset):
-    from digitlab.predict import Predictor
-    from digitlab.session import ModelChoice
+    from digitlab.inference.predictor import Predictor
+    from digitlab.serve.sessions import ModelChoice
     from digitlab.ui.predict import samples_of
 
     predictor = Predictor.from_pretrained(str(Path(app.__file__).parent / "weights" / dataset))
@@ -97,8 +97,8 @@ def test_each_shipped_model_has_upload_samples_of_its_own_classes_that_it_reads(
 
 
 def test_a_downloaded_models_dataset_name_never_names_a_folder_to_offer_samples_from():
-    from digitlab.predict import Predictor
-    from digitlab.session import ModelChoice
+    from digitlab.inference.predictor import Predictor
+    from digitlab.serve.sessions import ModelChoice
     from digitlab.spec import MNIST
     from digitlab.ui.predict import samples_of
 

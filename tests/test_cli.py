@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from digitlab.cli import JSON_KEYS, main
-from digitlab.datasets import load_sample
+from digitlab.data.registry import load_sample
 from tests.idx import write_mnist_folder
 
 

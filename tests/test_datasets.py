@@ -9,6 +9,7 @@ import http.server
 import io
 import threading
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,11 @@ import pytest
 import torch
 from PIL import Image
 
-from digitlab import datasets
-from digitlab.datasets import SPECS, DataError, load_dataset, load_image_folder, load_sample
+from digitlab.data import archives, download, formats, registry
+from digitlab.data.dataset import DataError
+from digitlab.data.formats import load_image_folder
+from digitlab.data.registry import load_dataset, load_sample
+from digitlab.data.specs import SPECS
 from digitlab.spec import DatasetSpec
 from tests.idx import write_idx, write_mnist_folder
 
@@ -27,8 +31,8 @@ SAMPLES = {"mnist": (2000, 1000), "fashion-mnist": (1000, 500), "chinese-mnist":
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
     """Every test caches into its own folder and sees no $DIGITLAB_DATA_DIR."""
-    monkeypatch.setattr(datasets, "CACHE_DIR", tmp_path / "cache")
-    monkeypatch.delenv(datasets.DATA_ENV, raising=False)
+    monkeypatch.setenv("DIGITLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(registry.DATA_ENV, raising=False)
 
 
 @pytest.mark.parametrize("name", SPECS)
@@ -43,7 +47,7 @@ def test_every_built_in_dataset_ships_a_small_real_sample_with_its_spec(name):
     assert set(data.train_labels.tolist()) == set(range(spec.num_classes))
     mean = (data.train_images.float() / 255).mean((0, 2, 3))
     assert torch.allclose(mean, torch.tensor(spec.mean), atol=0.03)  # the spec's statistics fit the data
-    files = [datasets.sample_path(name), datasets.sample_path(name).with_suffix(".zip")]
+    files = [registry.sample_path(name), registry.sample_path(name).with_suffix(".zip")]
     assert sum(f.stat().st_size for f in files if f.exists()) < 2 * 2**20
 
 
@@ -73,14 +77,14 @@ def test_missing_or_broken_idx_files_are_explained(tmp_path):
     text = tmp_path / "text-idx"
     text.write_bytes(b"hello, this is not an idx file")
     with pytest.raises(DataError, match="not an unsigned-byte idx file"):
-        datasets.read_idx(text)
+        formats.read_idx(text)
     short = tmp_path / "short-idx.gz"
     write_idx(short, np.zeros((3, 2, 2), np.uint8))
     import gzip
 
     short.write_bytes(gzip.compress(gzip.decompress(short.read_bytes())[:-1]))
     with pytest.raises(DataError, match="header says"):
-        datasets.read_idx(short)
+        formats.read_idx(short)
 
 
 def write_chinese_folder(folder: Path, suites: range, per_class: int = 2) -> Path:
@@ -122,7 +126,7 @@ def test_cifar10_reads_its_binary_distribution_and_never_a_pickle(tmp_path):
 
 
 def test_cifar10_reads_an_image_folder_too(tmp_path):
-    zipped = datasets.sample_path("cifar10").with_suffix(".zip")
+    zipped = registry.sample_path("cifar10").with_suffix(".zip")
     with zipfile.ZipFile(zipped) as z:
         z.extractall(tmp_path / "cifar10")
     data = load_dataset("cifar10", tmp_path / "cifar10")
@@ -181,7 +185,7 @@ def bomb(tmp_path: Path, members: int, size: int) -> Path:
 
 
 def test_a_zip_member_that_unpacks_too_large_is_skipped_unread(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "MEMBER_MAX_BYTES", 2**20)
+    monkeypatch.setattr(archives, "MEMBER_MAX_BYTES", 2**20)
     archive = bomb(tmp_path, members=3, size=3 * 2**20)
     assert archive.stat().st_size < 2**16
     data = load_dataset("folder", archive)
@@ -190,7 +194,7 @@ def test_a_zip_member_that_unpacks_too_large_is_skipped_unread(tmp_path, monkeyp
 
 
 def test_a_zip_that_unpacks_to_too_much_in_all_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets, "ARCHIVE_MAX_BYTES", 4 * 2**20)
+    monkeypatch.setattr(archives, "ARCHIVE_MAX_BYTES", 4 * 2**20)
     archive = bomb(tmp_path, members=8, size=2**20)  # each member is allowed; together they are not
     with pytest.raises(DataError, match="bomb.zip unpacks to more than 4 MB; give fewer or smaller images"):
         load_dataset("folder", archive)
@@ -212,26 +216,32 @@ def test_an_empty_folder_is_refused_plainly(tmp_path):
 
 def test_env_var_points_auto_at_a_folder_of_datasets(tmp_path, monkeypatch):
     write_mnist_folder(load_sample("fashion-mnist"), tmp_path / "data" / "fashion_mnist")
-    monkeypatch.setenv(datasets.DATA_ENV, str(tmp_path / "data"))
+    monkeypatch.setenv(registry.DATA_ENV, str(tmp_path / "data"))
     assert load_dataset("fashion-mnist", "auto").name == "fashion-mnist"
 
 
-def test_torchvisions_many_line_download_error_becomes_its_first_reason():
-    err = RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried https://a/, got:\n"
-                       "<urlopen error [Errno -2] Name or service not known>\n"
-                       "Tried https://b/, got:\n<urlopen error x>")
-    assert datasets.download_reason(err) == "[Errno -2] Name or service not known"
+def test_a_download_failure_is_said_in_plain_words_not_as_an_errno():
+    import socket
+    import urllib.error
+
+    assert download.download_reason(urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))) == \
+        "the server's name could not be looked up (no internet connection here?)"
+    assert download.download_reason(urllib.error.URLError(TimeoutError("timed out"))) == \
+        "the server did not answer in time"
 
 
 def test_auto_falls_back_to_the_sample_and_says_why(monkeypatch):
-    def offline(root):
-        raise OSError("[Errno -3] Temporary failure in name resolution")
+    import socket
+    import urllib.error
 
-    monkeypatch.setitem(datasets.DOWNLOADS, "mnist", offline)
+    def offline(url, timeout):
+        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(download.urllib.request, "urlopen", offline)
     data = load_dataset("mnist", "auto")
     assert data.source == "sample"
-    assert data.notes == ["Could not download mnist: [Errno -3] Temporary failure in name resolution. "
-                          "Using the shipped sample of 2,000 training images instead."]
+    assert data.notes == ["Could not download mnist: the server's name could not be looked up (no internet "
+                          "connection here?). Using the shipped sample of 2,000 training images instead."]
     assert load_dataset("chinese-mnist", "auto").notes[0].startswith("chinese-mnist has no standard download")
 
 
@@ -248,19 +258,22 @@ def mirror(tmp_path):
     server.shutdown()
 
 
-@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
-def test_download_uses_torchvision_against_a_local_mirror(name, mirror, tmp_path, monkeypatch):
-    from torchvision.datasets import MNIST, FashionMNIST
+def serve_from(monkeypatch, name: str, url: str, served: Path) -> None:
+    """Point a dataset's download at the mirror, with the MD5s of the files it serves."""
+    files = tuple((f.name, hashlib.md5(f.read_bytes()).hexdigest()) for f in sorted(served.iterdir()))
+    monkeypatch.setitem(download.DOWNLOADS, name, replace(download.DOWNLOADS[name], mirrors=("http://127.0.0.1:9/",
+                                                                                            url), files=files))
 
+
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+def test_a_download_takes_the_next_mirror_and_checks_every_file(name, mirror, tmp_path, monkeypatch):
     served, url = mirror
     sample = load_sample(name)
     write_mnist_folder(sample, served)
-    cls = MNIST if name == "mnist" else FashionMNIST
-    monkeypatch.setattr(cls, "mirrors", [url])
-    monkeypatch.setattr(cls, "resources", [(f.name, hashlib.md5(f.read_bytes()).hexdigest())
-                                           for f in sorted(served.iterdir())])
-    loaded = datasets.download(name, tmp_path / "cache" / name)
+    serve_from(monkeypatch, name, url, served)
+    loaded = registry.download(name, tmp_path / "cache" / name)
     assert loaded.source == "download" and torch.equal(loaded.train_images, sample.train_images)
+    assert not list((tmp_path / "cache" / name).glob("*.part"))
 
 
 def test_cifar10_downloads_its_binary_version_checked_by_md5(mirror, tmp_path, monkeypatch):
@@ -280,10 +293,10 @@ def test_cifar10_downloads_its_binary_version_checked_by_md5(mirror, tmp_path, m
             info.size = part.nbytes
             tar.addfile(info, io.BytesIO(part.tobytes()))
     (served / "cifar-10-binary.tar.gz").write_bytes(archive.getvalue())
-    monkeypatch.setattr(datasets, "CIFAR_URL", url + "cifar-10-binary.tar.gz")
-    monkeypatch.setattr(datasets, "CIFAR_MD5", hashlib.md5(archive.getvalue()).hexdigest())
-    loaded = datasets.download("cifar10", tmp_path / "cache" / "cifar10")
+    serve_from(monkeypatch, "cifar10", url, served)
+    loaded = registry.download("cifar10", tmp_path / "cache" / "cifar10")
     assert torch.equal(loaded.test_images, sample.test_images)
-    monkeypatch.setattr(datasets, "CIFAR_MD5", "0" * 32)  # a corrupted download is refused
-    with pytest.raises(DataError, match="Could not download cifar10"):
-        datasets.download("cifar10", tmp_path / "other")
+    (served / "cifar-10-binary.tar.gz").write_bytes(archive.getvalue()[:-10])  # a damaged download is refused
+    with pytest.raises(DataError, match="Could not download cifar10: .*is damaged"):
+        registry.download("cifar10", tmp_path / "other")
+    assert not any((tmp_path / "other").iterdir())  # and leaves nothing that looks whole

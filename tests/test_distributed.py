@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from digitlab.datasets import load_sample
-from digitlab.predict import Predictor
+from digitlab.data.registry import load_sample
+from digitlab.inference.predictor import Predictor
 
 
 def test_two_processes_train_on_disjoint_shards_and_rank_0_alone_writes(tmp_path):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitlab.fastpng import decode_png
-from digitlab.imageio import ImageError, check_size
+from digitlab.vision.fastpng import decode_png
+from digitlab.vision.imageio import ImageError, check_size
 from tests.pngs import SIGNATURE, chunk, png_header
 
 RNG = np.random.default_rng(0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from digitlab.datasets import load_sample
-from digitlab.finetune import JUDGE, REPLAY, SHARE, save_corrections, with_corrections
+from digitlab.data.registry import load_sample
+from digitlab.training.finetune import JUDGE, REPLAY, SHARE, save_corrections, with_corrections
 
 
 def test_corrections_are_mixed_with_a_replay_and_judged_on_a_seeded_test_sample(tmp_path):

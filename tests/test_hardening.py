@@ -30,14 +30,14 @@ from gradio_client.exceptions import AppError
 from PIL import Image, ImageFile
 from safetensors.torch import save_file
 
-from digitlab import fastpng
 from digitlab.cli import main
-from digitlab.config import TrainConfig
-from digitlab.datasets import load_sample
-from digitlab.imageio import MAX_BYTES, MAX_PIXELS, UNREADABLE
+from digitlab.data.registry import load_sample
 from digitlab.models import Classifier
-from digitlab.train import train
+from digitlab.training.config import TrainConfig
+from digitlab.training.loop import train
 from digitlab.ui.predict import SKETCH_HINT
+from digitlab.vision import fastpng
+from digitlab.vision.imageio import MAX_BYTES, MAX_PIXELS, UNREADABLE
 from tests import conftest
 from tests.conftest import epochs_logged, status_of, wait_for
 from tests.pngs import SIGNATURE, chunk, png_header
@@ -382,7 +382,7 @@ def test_a_chunked_upload_without_a_length_is_cut_off_at_the_limit(url, files):
 
 def test_uploads_pause_while_the_disk_is_nearly_full_and_resume_after(url, files, monkeypatch):
     """Gradio keeps every upload for an hour: a loop of uploads must not fill the server's disk."""
-    from digitlab import api
+    from digitlab.serve import api
 
     png = (files / "digit-1.png").read_bytes()
 

@@ -11,10 +11,11 @@ import torch
 from huggingface_hub import ModelCard, constants
 from safetensors.torch import save as safetensors_bytes
 
-from digitlab import cli, hub
-from digitlab.datasets import load_sample
+from digitlab import cli
+from digitlab.data.registry import load_sample
+from digitlab.hub import transport as hub
 from digitlab.models import Classifier
-from digitlab.train import as_pixels
+from digitlab.training.loop import as_pixels
 
 pytest_plugins = ["tests.hub_server"]
 

@@ -17,9 +17,10 @@ from gradio_client.exceptions import AppError
 from PIL import Image, ImageDraw
 
 import app
-from digitlab import datasets
 from digitlab.cli import main
-from digitlab.datasets import load_sample
+from digitlab.data import registry as datasets
+from digitlab.data.registry import load_sample
+from digitlab.data.specs import SPECS
 from tests.conftest import free_port
 from tests.idx import write_mnist_folder
 
@@ -63,7 +64,7 @@ def test_evaluate_shows_per_class_accuracy_and_a_confusion_matrix_whose_cells_ho
     data = load_sample()
     wrong = [(t, a) for t in range(10) for a in range(10) if t != a and expected[t, a]]
     assert wrong, "the shipped model makes no mistake on the sample: nothing to compare"
-    from digitlab.predict import Predictor
+    from digitlab.inference.predictor import Predictor
 
     answers = Predictor.from_pretrained().probabilities(list(data.test_images.numpy())).argmax(1).numpy()
     for true, answer in wrong:
@@ -142,9 +143,9 @@ def test_corrections_go_to_the_hub_as_a_dataset_repo_as_the_visitor(url, local_h
 def test_a_confusion_matrix_of_chinese_numerals_draws_every_class_name_it_shows():
     import warnings
 
-    from digitlab.plots import confusion_png
+    from digitlab.hub.pictures import confusion_png
 
-    names = list(datasets.SPECS["chinese-mnist"].display)
+    names = list(SPECS["chinese-mnist"].display)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         png = confusion_png(np.eye(len(names), dtype=int) * 200, names)

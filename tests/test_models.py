@@ -65,14 +65,29 @@ def test_unknown_architecture_names_the_valid_choices():
 
 
 @pytest.mark.parametrize("field,value,words", [
-    ("labels", ("only",), "at least 2 classes"), ("channels", 2, "channels must be 1 or 3"),
-    ("view", "sketchy", "unknown view"), ("mean", (0.1, 0.2), "one value per channel"),
+    ("labels", ("only",), "2 to 1,000 classes"), ("labels", tuple(map(str, range(1001))), "2 to 1,000 classes"),
+    ("labels", ("a", "b" * 65), "up to 64 characters"), ("size", 256, "8 to 128 px"),
+    ("channels", 2, "channels must be 1 or 3"), ("view", "sketchy", "unknown view"),
+    ("mean", (0.1, 0.2), "one value per channel"),
 ])
 def test_a_spec_that_cannot_describe_data_is_refused_plainly(field, value, words):
     fields = dict(name="x", labels=("a", "b"))
     fields[field] = value
     with pytest.raises(ValueError, match=words):
         DatasetSpec(**fields)
+
+
+@pytest.mark.parametrize("arch", list_models())
+def test_each_architecture_names_its_first_layer_and_its_head(arch):
+    from digitlab.models import architecture
+
+    spec = DatasetSpec("x", tuple("abcdefg"), size=32, channels=3, mean=(0.5,) * 3, std=(0.2,) * 3)
+    model = Classifier(arch, spec.to_dict())
+    layers = dict(model.backbone.named_modules())
+    first, head = layers[architecture(arch).first], layers[architecture(arch).head]
+    linears = [m for m in model.backbone.modules() if isinstance(m, torch.nn.Linear)]
+    assert isinstance(head, torch.nn.Linear) and head.out_features == 7 and head is linears[-1]
+    assert getattr(first, "in_channels", None) == 3 or getattr(first, "in_features", None) == 3 * 32 * 32
 
 
 @pytest.mark.parametrize("arch", list_models())
@@ -84,7 +99,7 @@ def test_summary_lists_layers_and_total(arch):
 
 
 def test_a_photo_model_answers_for_the_photo_and_its_mirror_a_glyph_model_for_the_glyph_alone():
-    from digitlab.datasets import SPECS
+    from digitlab.data.specs import SPECS
 
     torch.manual_seed(0)
     for name, mirrored in (("cifar10", True), ("mnist", False)):

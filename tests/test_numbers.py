@@ -11,11 +11,12 @@ import pytest
 from PIL import Image, ImageDraw
 
 from digitlab.cli import main
-from digitlab.datasets import SPECS, load_sample
-from digitlab.imageio import ImageError, read_pixels
+from digitlab.data.registry import load_sample
+from digitlab.data.specs import SPECS
+from digitlab.inference.predictor import Predictor
 from digitlab.models import Classifier
-from digitlab.numbers import group, number_page, parts
-from digitlab.predict import Predictor
+from digitlab.vision.imageio import ImageError, read_pixels
+from digitlab.vision.numbers import group, number_page, parts
 
 SAMPLE = load_sample()
 

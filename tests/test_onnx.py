@@ -11,10 +11,11 @@ import torch
 
 from digitlab import hub
 from digitlab.cli import main
-from digitlab.datasets import SPECS, load_sample
+from digitlab.data.registry import load_sample
+from digitlab.data.specs import SPECS
+from digitlab.inference.predictor import Predictor
 from digitlab.models import Classifier, list_models
-from digitlab.onnx_io import export_onnx, load_onnx
-from digitlab.predict import Predictor
+from digitlab.models.onnx import export_onnx, load_onnx
 
 pytest_plugins = ["tests.hub_server"]
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from digitlab.config import TrainConfig
-from digitlab.datasets import load_sample
+from digitlab.data.registry import load_sample
+from digitlab.inference.predictor import Predictor
 from digitlab.models import Classifier, list_models
-from digitlab.predict import Predictor
-from digitlab.threads import TORCH_THREADS
-from digitlab.train import train
+from digitlab.models.threads import TORCH_THREADS
+from digitlab.training.config import TrainConfig
+from digitlab.training.loop import train
 
 VIEWS = list(load_sample().test_images.numpy()[:6])  # (1, 28, 28) views of 7 2 1 0 4 1
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from digitlab.datasets import load_sample
-from digitlab.glyph import label_cells, read_glyph
-from digitlab.imageio import MAX_BYTES, EmptyImageError, ImageError
-from digitlab.views import to_mnist
+from digitlab.data.registry import load_sample
+from digitlab.vision.glyph import label_cells, read_glyph
+from digitlab.vision.imageio import MAX_BYTES, EmptyImageError, ImageError
+from digitlab.vision.views import to_mnist
 from tests.pngs import png_header
 
 DIGITS = load_sample().test_images[:12, 0].numpy()  # real MNIST test digits: 7 2 1 0 4 1 4 9 5 9 0 6

@@ -21,7 +21,7 @@ from PIL import Image
 from safetensors.torch import save as safetensors_bytes
 
 import app
-from digitlab.datasets import load_sample
+from digitlab.data.registry import load_sample
 from digitlab.models import Classifier
 from digitlab.policy import Policy, decide_public
 from digitlab.ui.hubtab import NEEDS_TOKEN
@@ -304,7 +304,7 @@ class SilentRun:
 
 
 def test_a_run_that_does_not_stop_at_the_time_cap_is_ended_and_frees_the_trainer(demo, monkeypatch):
-    from digitlab.config import TrainConfig
+    from digitlab.training.config import TrainConfig
     from digitlab.ui import training
 
     runs = []
@@ -323,7 +323,7 @@ def test_a_run_that_does_not_stop_at_the_time_cap_is_ended_and_frees_the_trainer
 
 
 def test_a_flood_of_new_sessions_ends_the_empty_ones_first_and_never_a_training(tmp_path):
-    from digitlab.session import Correction, Sessions
+    from digitlab.serve.sessions import Correction, Sessions
 
     sessions = Sessions(Policy(public=True, max_sessions=3), default=object(), root=tmp_path)
     worker, training = sessions.visitor("has-corrections"), sessions.visitor("training")

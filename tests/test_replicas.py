@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_two_uvicorn_workers_answer_the_json_endpoint_the_same_way():
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "digitlab.api:create_app", "--factory",
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "digitlab.serve.api:create_app", "--factory",
                                "--workers", "2", "--host", "127.0.0.1", "--port", str(port)],
                               cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

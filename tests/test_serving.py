@@ -9,8 +9,8 @@ from gradio.components.image_editor import AcceptBlobs, EditorData, EditorDataBl
 from gradio.data_classes import FileData
 from PIL import Image
 
-from digitlab import serving
-from digitlab.api import canvas_sized
+from digitlab.serve import process as serving
+from digitlab.serve.api import canvas_sized
 from digitlab.ui.components import MAX_WAITING, NOT_AN_UPLOAD, RawImage, RawSketchpad
 
 

@@ -7,10 +7,11 @@ from dataclasses import replace
 import pytest
 import torch
 
-from digitlab.config import TrainConfig, preset
-from digitlab.datasets import load_sample
+from digitlab.data.augment import augment_glyphs, augment_photos
+from digitlab.data.registry import load_sample
 from digitlab.hub import save_model
-from digitlab.train import EpochRecord, Note, TrainResult, augment_glyphs, augment_photos, train
+from digitlab.training.config import TrainConfig, preset
+from digitlab.training.loop import EpochRecord, Note, TrainResult, train
 
 FAST = TrainConfig(arch="lenet", data="sample", epochs=2, batch_size=64, lr=5e-3, augment=False)
 

@@ -24,7 +24,7 @@ from gradio.components.image_editor import AcceptBlobs, EditorDataBlobs
 from gradio.data_classes import FileData
 from gradio.utils import get_upload_folder
 
-from digitlab.imageio import MAX_BYTES, ImageError
+from digitlab.vision.imageio import MAX_BYTES, ImageError
 
 NOT_AN_UPLOAD = "This file was not uploaded here; upload the image again."
 

@@ -16,7 +16,7 @@ from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from digitlab import hub
-from digitlab.session import ModelChoice, Visitor
+from digitlab.serve.sessions import ModelChoice, Visitor
 from digitlab.ui.components import CheckedRadio
 from digitlab.ui.lab import Lab, load_predictor, plain
 

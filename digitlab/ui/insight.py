@@ -17,15 +17,17 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from digitlab.datasets import SPECS, DataError, Dataset, load_dataset
-from digitlab.evaluate import Evaluation, evaluate
-from digitlab.explain import activation_grid, explain, heatmap
-from digitlab.imageio import EmptyImageError, ImageError
-from digitlab.plots import png_bytes, view_image
-from digitlab.session import ModelChoice, Visitor
+from digitlab.data.dataset import DataError, Dataset
+from digitlab.data.registry import load_dataset
+from digitlab.data.specs import SPECS
+from digitlab.inference.explain import activation_grid, explain, heatmap
+from digitlab.serve.sessions import ModelChoice, Visitor
+from digitlab.training.evaluate import Evaluation, evaluate
 from digitlab.ui.components import CheckedNumber
 from digitlab.ui.lab import Lab, plain
 from digitlab.ui.predict import read_sketch
+from digitlab.vision.imageio import EmptyImageError, ImageError
+from digitlab.vision.pictures import png_bytes, view_image
 
 GALLERY = 48  # test images shown for one cell of the confusion matrix, most confident first
 

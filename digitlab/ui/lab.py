@@ -1,7 +1,7 @@
 """The app's shared state: its policy, the shipped models, the visitors' sessions, the trainer slot.
 
 Only read-only things are shared between visitors (the shipped models, the policy); everything a
-visitor makes or chooses lives in their Visitor (digitlab.session). Handlers turn package errors
+visitor makes or chooses lives in their Visitor (digitlab.serve.sessions). Handlers turn package errors
 into gr.Error with a plain message, and check every input a stranger could send.
 """
 
@@ -18,9 +18,9 @@ from gradio.utils import get_upload_folder
 
 from digitlab import hub
 from digitlab.hub import shipped_weights
+from digitlab.inference.predictor import Predictor
 from digitlab.policy import Policy
-from digitlab.predict import Predictor
-from digitlab.session import ModelChoice, Sessions, Visitor
+from digitlab.serve.sessions import ModelChoice, Sessions, Visitor
 
 SHIPPED_TITLES = {"mnist": "Digits 0-9 (MNIST)", "fashion-mnist": "Clothes (Fashion-MNIST)",
                   "chinese-mnist": "Chinese numerals 零-亿 (Chinese MNIST)", "cifar10": "Photos (CIFAR-10)"}

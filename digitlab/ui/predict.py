@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import numpy as np
 
-from digitlab.datasets import IMAGE_SUFFIXES, SPECS
-from digitlab.imageio import SKETCH_MAX_PIXELS, EmptyImageError, ImageError, read_pixels
-from digitlab.numbers import NumberReading
-from digitlab.plots import number_html, view_html
-from digitlab.session import ModelChoice, Visitor
+from digitlab.assets import EXAMPLES_DIR
+from digitlab.data.specs import SPECS
+from digitlab.serve.sessions import ModelChoice, Visitor
 from digitlab.ui.components import CheckedRadio, CheckedSlider, RawImage, RawSketchpad
 from digitlab.ui.lab import Lab, as_text, plain
+from digitlab.ui.pictures import number_html, view_html
+from digitlab.vision.imageio import IMAGE_SUFFIXES, SKETCH_MAX_PIXELS, EmptyImageError, ImageError, read_pixels
+from digitlab.vision.numbers import NumberReading
 
 SKETCH_HINT = "Draw on the canvas…"
 NUMBER_HINT = "Write a number in a row on the wide canvas…"
@@ -33,7 +33,7 @@ Prediction = tuple[dict[str, float], str, str]  # label, the model's view (HTML)
 CANVAS, PEN = 448, 14  # canvas pixels; brush radius: a felt pen, thick enough to survive the cut to 28 px
 INKS = ["#000000", "#1f3fbf", "#c0392b", "#1e8449"]  # any ink reads: black, blue, red, green
 MAX_K = 50
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"  # MNIST digits; examples/<dataset>/ for the others
+EXAMPLES = EXAMPLES_DIR
 
 
 def describe(choice: ModelChoice) -> str:

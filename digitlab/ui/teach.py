@@ -17,17 +17,18 @@ from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from digitlab import hub
-from digitlab.datasets import SPECS, safe_name
-from digitlab.finetune import finetune_config, save_corrections
-from digitlab.imageio import EmptyImageError, ImageError
-from digitlab.plots import png_bytes, view_image
-from digitlab.session import Correction, Visitor
+from digitlab.data.dataset import safe_name
+from digitlab.data.specs import SPECS
+from digitlab.serve.sessions import Correction, Visitor
+from digitlab.training.finetune import finetune_config, save_corrections
 from digitlab.ui.components import CheckedNumber
 from digitlab.ui.hubtab import NEEDS_TOKEN, HubActions
 from digitlab.ui.insight import crisp
 from digitlab.ui.lab import Lab, plain
 from digitlab.ui.predict import read_sketch
 from digitlab.ui.training import PROGRESS, Training
+from digitlab.vision.imageio import EmptyImageError, ImageError
+from digitlab.vision.pictures import png_bytes, view_image
 
 MIN_CORRECTIONS = 1
 

@@ -20,17 +20,17 @@ import gradio as gr
 import pandas as pd
 
 from digitlab.cli import train_argv
-from digitlab.config import FREEZE, OPTIMIZERS, PRESETS, TrainConfig, preset
-from digitlab.datasets import DATASETS, OWN, SOURCES
+from digitlab.data.registry import DATASETS, OWN, SOURCES
 from digitlab.hub import WeightsError, load_local
-from digitlab.imageio import ImageError
+from digitlab.inference.predictor import Predictor
 from digitlab.models import list_models, summary
-from digitlab.plots import curves, sample_grid
-from digitlab.predict import Predictor
-from digitlab.session import ModelChoice, Run, Visitor
+from digitlab.serve.sessions import ModelChoice, Run, Visitor
+from digitlab.training.config import FREEZE, OPTIMIZERS, PRESETS, TrainConfig, preset
+from digitlab.training.worker import Job, TrainingProcess
 from digitlab.ui.components import CheckedNumber, CheckedRadio, CheckedSlider, stored_file
 from digitlab.ui.lab import Lab, plain
-from digitlab.worker import Job, TrainingProcess
+from digitlab.ui.pictures import curves, sample_grid
+from digitlab.vision.imageio import ImageError
 
 SCRATCH, ACTIVE = "from scratch", "from the active model"
 WHOLE, HEAD = "fine-tune everything", "train only the new head"
@@ -337,14 +337,15 @@ def compare(visitor: Visitor) -> tuple:
 
 
 def line_of(record: dict) -> str:
-    from digitlab.train import EpochRecord
+    from digitlab.training.loop import EpochRecord
 
     return EpochRecord(**record).line()
 
 
 def run_samples(run: Run) -> Any:
     """A grid of the training data's first image of each class, as the model saw them (from its sample)."""
-    from digitlab.datasets import SPECS, load_sample
+    from digitlab.data.registry import load_sample
+    from digitlab.data.specs import SPECS
 
     spec = run.choice.predictor.spec
     if spec.name not in SPECS:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -63,9 +64,12 @@ def export_onnx(model: Classifier, out: str | Path, int8: bool = False) -> dict:
     dummy = torch.rand(2, spec.channels, spec.size, spec.size)
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp) / "model.onnx"
-        torch.onnx.export(model, (dummy,), str(plain), input_names=[INPUT], output_names=[OUTPUT],
-                          dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}}, opset_version=OPSET,
-                          dynamo=False)
+        with warnings.catch_warnings():  # TorchScript's exporter: 5x faster than dynamo's for these small nets
+            warnings.filterwarnings("ignore", "You are using the legacy TorchScript-based ONNX export",
+                                    DeprecationWarning)
+            torch.onnx.export(model, (dummy,), str(plain), input_names=[INPUT], output_names=[OUTPUT],
+                              dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}}, opset_version=OPSET,
+                              dynamo=False)
         graph = onnx.load(str(plain))
         meta = {"digitlab.spec": json.dumps(spec.to_dict()), "digitlab.arch": model.arch,
                 "digitlab.temperature": repr(float(model.temperature)), "digitlab.num_params": str(model.num_params),
@@ -75,16 +79,12 @@ def export_onnx(model: Classifier, out: str | Path, int8: bool = False) -> dict:
             graph.metadata_props.add(key=key, value=value)
         onnx.save(graph, str(plain))
         if int8:
-            import logging
-
             from onnxruntime.quantization import QuantType, quantize_dynamic
+            from onnxruntime.quantization.shape_inference import quant_pre_process
 
-            root = logging.getLogger()
-            level, root.level = root.level, logging.ERROR  # its advice to pre-process first is for static int8
-            try:
-                quantize_dynamic(str(plain), str(out), weight_type=QuantType.QInt8)
-            finally:
-                root.setLevel(level)
+            prepared = Path(tmp) / "prepared.onnx"  # onnxruntime's advised first step: shapes inferred, graph tidied
+            quant_pre_process(str(plain), str(prepared))
+            quantize_dynamic(str(prepared), str(out), weight_type=QuantType.QInt8)
             quantized = onnx.load(str(out))  # quantize_dynamic keeps the graph; the metadata goes again
             del quantized.metadata_props[:]
             for key, value in meta.items():

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from digitlab.fastpng import decode_png
+from digitlab.vision.fastpng import decode_png
 
 MAX_BYTES = 20 * 2**20  # larger files are refused before decoding
 MAX_PIXELS = 40_000_000  # decompression-bomb guard, checked from the header before decoding
@@ -28,12 +28,12 @@ MAX_PIXELS = 40_000_000  # decompression-bomb guard, checked from the header bef
 # that no sketch holds up the others. Photos go through uploads, under MAX_PIXELS.
 SKETCH_MAX_PIXELS = 4_000_000
 SKETCH_MAX_LAYERS = 4  # each layer is decoded and flattened; this app's canvases send one
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}  # files read as images
 MIN_SIDE = 8  # px; anything smaller cannot hold a readable image
 EXIF_ORIENTATION = 0x0112
 
 UNREADABLE = "This file is not an image we can read (PNG, JPEG, WebP, GIF or BMP)."
 EMPTY_CANVAS = "The canvas is empty: draw something."
-BLANK_IMAGE = "Nothing found: the image looks blank."
 
 
 class ImageError(ValueError):

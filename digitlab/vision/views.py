@@ -1,6 +1,6 @@
 """Pixels -> model input, one recipe per kind of data, chosen by the model's DatasetSpec.
 
-- "glyph": ink on paper (MNIST, Chinese numerals, your own handwriting): digitlab.glyph's two
+- "glyph": ink on paper (MNIST, Chinese numerals, your own handwriting): digitlab.vision.glyph's two
   passes find the ink whatever its colour or the lighting, and fit it MNIST's way.
 - "photo": a picture as it is (CIFAR-10, Fashion-MNIST's product photos, your own photos): fit
   and normalise. Datasets of objects on a plain background ("light-on-dark" polarity, as
@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from digitlab.glyph import Frame, read_glyph
-from digitlab.imageio import (
+from digitlab.spec import MNIST, DatasetSpec
+from digitlab.vision.glyph import Frame, read_glyph
+from digitlab.vision.imageio import (
     EMPTY_CANVAS,
     SKETCH_MAX_LAYERS,
     SKETCH_MAX_PIXELS,
@@ -33,7 +34,6 @@ from digitlab.imageio import (
     read_pixels,
     squeeze,
 )
-from digitlab.spec import MNIST, DatasetSpec
 
 View = Callable[[np.ndarray, DatasetSpec], np.ndarray]
 UNIFORM = "Nothing found: the image is a single colour."

@@ -1,6 +1,6 @@
 """A training run in its own process, so the server keeps answering while it learns.
 
-The app starts `python -m digitlab.worker` at a lower CPU priority with one JSON job on stdin; the
+The app starts `python -m digitlab.training.worker` at a lower CPU priority with one JSON job on stdin; the
 worker runs the same train() generator and writes one JSON event per line on stdout (a note,
 batch progress, an epoch record, then the saved model's folder or a plain error). A line "stop"
 on stdin ends the run after the current batch; closing the session kills the process, and with it
@@ -32,7 +32,7 @@ class Job:
     out: str  # folder the model is saved to
     view: str = "glyph"  # own images: glyph or photo
     argv: list[str] = field(default_factory=list)  # the CLI command that repeats the run, for the card
-    corrections: str | None = None  # fine-tune on these (an .npz, digitlab.finetune) mixed with a replay of the data
+    corrections: str | None = None  # fine-tune on these (an .npz, training.finetune) mixed with a replay of the data
 
 
 @dataclass
@@ -49,7 +49,7 @@ class TrainingProcess:
         if threads:
             env["OMP_NUM_THREADS"] = str(threads)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "digitlab.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-m", "digitlab.training.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, env=env, text=True, bufsize=1,
         )
         self.proc.stdin.write(json.dumps(asdict(job)) + "\n")
@@ -129,17 +129,18 @@ def watched(data) -> list[int]:
 
 def run(job: Job, stop: threading.Event) -> None:
     """Train as the job says and save the result; every failure becomes one "error" event."""
-    from digitlab.config import TrainConfig
-    from digitlab.datasets import DataError, load_dataset
+    from digitlab.data.dataset import DataError
+    from digitlab.data.registry import load_dataset
     from digitlab.hub import WeightsError, load_model, save_model
-    from digitlab.plots import png_bytes, view_image
-    from digitlab.train import Note, TrainResult, card_data, train
+    from digitlab.training.config import TrainConfig
+    from digitlab.training.loop import Note, TrainResult, card_data, train
+    from digitlab.vision.pictures import png_bytes, view_image
 
     try:
         cfg = TrainConfig(**{**job.config, "betas": tuple(job.config.get("betas", (0.9, 0.999)))}).validate()
         data = base = load_dataset(cfg.dataset, cfg.data, view=job.view)
         if job.corrections:
-            from digitlab.finetune import with_corrections
+            from digitlab.training.finetune import with_corrections
 
             data = with_corrections(base, Path(job.corrections), cfg.seed)
         watch = watched(base)
@@ -165,7 +166,7 @@ def run(job: Job, stop: threading.Event) -> None:
                 if item.records:
                     save_model(item.model, job.out, card=card_data(item, job.argv))
                     if job.corrections:
-                        from digitlab.finetune import before_after
+                        from digitlab.training.finetune import before_after
 
                         compared = before_after(load_model(cfg.init), item.model, data, Path(job.corrections),
                                                 item.evaluation.get("accuracy"))

@@ -1,81 +1,64 @@
-"""Architecture registry and the one Hub-ready classifier that wraps any of them.
+"""The architecture registry: each backbone by the name of its factory, with its head named.
 
 Every registered backbone takes its shape from the data: `in_chans`, `num_classes` and `size`
-(the square input side) come from the model's DatasetSpec, never from constants.
+(the square input side) come from the model's DatasetSpec, never from constants. Each names its
+head (the layer that gives the logits, replaced when a model starts on new classes) and its first
+layer, so no code has to guess them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from digitlab.spec import MNIST, DatasetSpec
-
-MODELS: dict[str, Callable[..., nn.Module]] = {}
 DEFAULT_ARCH = "digitnet"
-# What a model may cost, checked from its config.json before anything is allocated (check_budget): every
-# registered architecture on every built-in dataset fits (the largest: cnn on Chinese MNIST's 64 px, 7.4 M
-# parameters; airnet there, 490 M multiply-adds), airnet at 128 px RGB (2.2 G) does not.
-MAX_PARAMS = 8_000_000
-MAX_MACS = 600_000_000  # multiply-adds of the backbone for one image
 
 
-def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-    """Register a backbone factory under its function name."""
-    MODELS[fn.__name__] = fn
-    return fn
+@dataclass(frozen=True)
+class Architecture:
+    """A registered backbone: its factory and the names of its first layer and its head (within it)."""
+
+    name: str
+    factory: Callable[..., nn.Module]
+    first: str  # the layer that sees the pixels
+    head: str  # the layer that gives the logits: a new one when a model starts on other classes
+
+
+MODELS: dict[str, Architecture] = {}
+
+
+def register_model(first: str, head: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register a backbone factory under its function name, naming its first layer and its head."""
+
+    def register(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        MODELS[fn.__name__] = Architecture(fn.__name__, fn, first, head)
+        return fn
+
+    return register
 
 
 def list_models() -> list[str]:
     return sorted(MODELS)
 
 
+def architecture(name: str) -> Architecture:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {str(name)[:40]!r}; choose from {list_models()}")
+    return MODELS[name]
+
+
 def create_backbone(name: str, in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
     """Build a registered backbone: (B, in_chans, size, size) normalised pixels -> (B, num_classes) logits."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose from {list_models()}")
-    return MODELS[name](in_chans=in_chans, num_classes=num_classes, size=size)
+    return architecture(name).factory(in_chans=in_chans, num_classes=num_classes, size=size)
 
 
-class ModelBudgetError(ValueError):
-    """A model too costly to build or serve here; the message names the measure and its limit."""
-
-
-def costs(arch: str, spec: DatasetSpec) -> tuple[int, int]:
-    """(parameters, multiply-adds for one image) of `arch` for `spec`, measured on the meta device:
-    shapes only, no memory for weights or activations."""
-    macs = 0
-
-    def count(layer: nn.Module, _inputs, output: torch.Tensor) -> None:
-        nonlocal macs
-        if isinstance(layer, nn.Conv2d):
-            macs += output.numel() * layer.in_channels // layer.groups * layer.kernel_size[0] * layer.kernel_size[1]
-        elif isinstance(layer, nn.Linear):
-            macs += output.numel() * layer.in_features
-
-    with torch.device("meta"):
-        backbone = create_backbone(arch, spec.channels, spec.num_classes, spec.size)
-        hooks = [m.register_forward_hook(count) for m in backbone.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-        backbone.eval()(torch.zeros(1, spec.channels, spec.size, spec.size))
-    for hook in hooks:
-        hook.remove()
-    return sum(p.numel() for p in backbone.parameters()), macs
-
-
-def check_budget(arch: str, spec: DatasetSpec | dict) -> None:
-    """Raise ModelBudgetError when the model would have more than MAX_PARAMS parameters or need more than
-    MAX_MACS multiply-adds per image (the spec itself bounds classes and size: digitlab.spec)."""
-    spec = DatasetSpec.from_dict(spec) if isinstance(spec, dict) else spec
-    params, macs = costs(arch, spec)
-    if params > MAX_PARAMS:
-        raise ModelBudgetError(f"{params:,} parameters, over the limit of {MAX_PARAMS:,}")
-    if macs > MAX_MACS:
-        raise ModelBudgetError(f"{macs / 1e6:,.0f} million multiply-adds per image, over the limit of "
-                               f"{MAX_MACS / 1e6:,.0f} million")
+def head_name(arch: str) -> str:
+    """The qualified name of an architecture's head inside a Classifier ("backbone.23")."""
+    return f"backbone.{architecture(arch).head}"
 
 
 def conv_bn(c_in: int, c_out: int, k: int = 3, stride: int = 1) -> list[nn.Module]:
@@ -83,7 +66,7 @@ def conv_bn(c_in: int, c_out: int, k: int = 3, stride: int = 1) -> list[nn.Modul
             nn.ReLU(inplace=True)]
 
 
-@register_model
+@register_model(first="1", head="5")
 def mlp(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
     """The classic fully connected net of the tutorials: 784-256-128-10 on MNIST."""
     return nn.Sequential(
@@ -92,7 +75,7 @@ def mlp(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
     )
 
 
-@register_model
+@register_model(first="0", head="10")
 def cnn(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
     """The PyTorch examples CNN: 2 conv + 2 fc with dropout."""
     side = (size - 4) // 2
@@ -103,7 +86,7 @@ def cnn(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
     )
 
 
-@register_model
+@register_model(first="0", head="11")
 def lenet(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
     """LeNet-5 (LeCun et al. 1998) with ReLU and max pooling; the tutorials' CIFAR-10 net too."""
     side = (size // 2 - 4) // 2
@@ -115,7 +98,7 @@ def lenet(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module
     )
 
 
-@register_model
+@register_model(first="0", head="11")
 def speednet(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
     """A tiny conv net that reaches 99 % on MNIST in one epoch: few FLOPs, batch norm to learn fast."""
     side = ((size - 4) // 2 - 2) // 2
@@ -126,7 +109,7 @@ def speednet(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Mod
     )
 
 
-@register_model
+@register_model(first="0", head="23")
 def digitnet(in_chans: int = 1, num_classes: int = 10, size: int = 28) -> nn.Module:
     """The default: a small VGG-style CNN with batch norm, global pooling and dropout.
 
@@ -188,77 +171,7 @@ class AirNet(nn.Module):
         self.whiten.weight.copy_(torch.cat([filters, -filters]).float())
 
 
-@register_model
+@register_model(first="whiten", head="head")
 def airnet(in_chans: int = 3, num_classes: int = 10, size: int = 32) -> nn.Module:
     """airbench94's net, widths 64-256-256 (1.97 M parameters): the CIFAR-10 and Fashion-MNIST model."""
     return AirNet(in_chans, num_classes)
-
-
-class Classifier(
-    nn.Module,
-    PyTorchModelHubMixin,
-    library_name="digitlab",
-    tags=["image-classification", "pytorch"],
-    license="mit",
-    pipeline_tag="image-classification",
-):
-    """A registered backbone plus everything needed to use it: its DatasetSpec and calibration.
-
-    Input: (B, C, S, S) float pixels in [0, 1], prepared by the spec's view. Output: logits.
-    Probabilities are softmax(logits / temperature); the temperature is fitted after training.
-    """
-
-    def __init__(self, arch: str = DEFAULT_ARCH, spec: dict | None = None, temperature: float = 1.0):
-        super().__init__()
-        self.spec = DatasetSpec.from_dict(spec) if spec else MNIST
-        self.arch, self.temperature = arch, float(temperature)
-        self.backbone = create_backbone(arch, self.spec.channels, self.spec.num_classes, self.spec.size)
-        shape = (1, self.spec.channels, 1, 1)
-        self.register_buffer("mean", torch.tensor(self.spec.mean).view(shape), persistent=False)
-        self.register_buffer("std", torch.tensor(self.spec.std).view(shape), persistent=False)
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Return logits, shape (B, num_classes).
-
-        A photo model, trained on mirrored photos too, answers with the mean of its logits for the
-        photo and its mirror image (test-time augmentation, as airbench does): +0.7 points on CIFAR-10.
-        """
-        x = (pixels - self.mean) / self.std
-        if self.training or self.spec.view != "photo":
-            return self.backbone(x)
-        return self.backbone(torch.cat([x, x.flip(-1)])).unflatten(0, (2, -1)).mean(0)
-
-    @property
-    def labels(self) -> list[str]:
-        return list(self.spec.labels)
-
-    @property
-    def num_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-    def config(self) -> dict:
-        """What config.json holds: enough to rebuild this model."""
-        return {"arch": self.arch, "spec": self.spec.to_dict(), "temperature": self.temperature}
-
-
-def summary(model: Classifier) -> str:
-    """A per-layer table (the backbone's top-level layers): output shape and parameter count, plus the total."""
-    spec, rows = model.spec, []
-    layers = list(model.backbone.children()) or [model.backbone]
-
-    def record(layer: nn.Module, _inputs, output: torch.Tensor) -> None:
-        n = sum(p.numel() for p in layer.parameters())
-        rows.append(f"{len(rows):>3}  {type(layer).__name__:<18} {str(tuple(output.shape[1:])):<16} {n:>9,}")
-
-    hooks = [layer.register_forward_hook(record) for layer in layers]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, spec.channels, spec.size, spec.size))
-    finally:
-        model.train(was_training)
-        for hook in hooks:
-            hook.remove()
-    head = f"{'#':>3}  {'layer':<18} {'output':<16} {'params':>9}"
-    return "\n".join([f"{model.arch}: {model.num_params:,} parameters", head, *rows])

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from digitlab.inference.predictor import Predictor
 from digitlab.policy import Policy
-from digitlab.predict import Predictor
 
 
 @dataclass(frozen=True)

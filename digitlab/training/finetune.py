@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from digitlab.config import TrainConfig
-from digitlab.datasets import Dataset
-from digitlab.evaluate import evaluate
+from digitlab.data.dataset import Dataset
 from digitlab.models import Classifier
+from digitlab.training.config import TrainConfig
+from digitlab.training.evaluate import evaluate
 
 # Measured on hollow digits (scripts/personal_style.py): the share is what teaches the style, the replay
 # what keeps the old one (1,500 images cost MNIST 0.24 points, 2,000 0.15, 3,000 at a share of 0.25 0.10).

@@ -1,6 +1,6 @@
 """A row of handwritten digits -> the number: each digit found, boxed and read by the model.
 
-The page is read once (digitlab.glyph's background and ink threshold, at a resolution that keeps
+The page is read once (digitlab.vision.glyph's background and ink threshold, at a resolution that keeps
 strokes of small digits), the ink's connected parts are grouped into digits (parts that share most
 of their width are one digit: a 5's flag, a 4 or a 7 written in two strokes; but two digit-tall parts
 that each read surely are two digits, as a 1 standing under the bar of a 7), and a part wider than
@@ -18,9 +18,18 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
-from digitlab.glyph import Frame, Page, fit_and_centre, label_cells, normalise_strokes, read_digit, read_page, resample
-from digitlab.imageio import EmptyImageError
 from digitlab.spec import DatasetSpec
+from digitlab.vision.glyph import (
+    Frame,
+    Page,
+    fit_and_centre,
+    label_cells,
+    normalise_strokes,
+    read_digit,
+    read_page,
+    resample,
+)
+from digitlab.vision.imageio import EmptyImageError
 
 NUMBER_PAGE = 256  # px, long side of the page pass for a number: digits stay ~40 px wide at 6 in a row
 NUMBER_INK = 1.0  # of Otsu's split: a number keeps the strict threshold, as faint edges bridge digits that

@@ -1,7 +1,7 @@
 """Predictor: any image in, top-k {name: probability} out, read the way the model's data was.
 
 The Predictor is the one owner of preprocessing: it prepares every input from its model's
-DatasetSpec (digitlab.views), so the app, the CLI and the JSON endpoint never call a recipe.
+DatasetSpec (digitlab.vision.views), so the app, the CLI and the JSON endpoint never call a recipe.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import torch
 from torch.fx.experimental.optimization import fuse
 
 from digitlab.hub import load_model
-from digitlab.imageio import EMPTY_CANVAS, EmptyImageError, ImageError, is_sketch, read_pixels
 from digitlab.models import Classifier
-from digitlab.numbers import NumberReader, NumberReading
-from digitlab.onnx_io import OnnxClassifier
+from digitlab.models.onnx import OnnxClassifier
+from digitlab.models.threads import one_thread
 from digitlab.spec import DatasetSpec
-from digitlab.threads import one_thread
-from digitlab.views import prepare, read_sketch
+from digitlab.vision.imageio import EMPTY_CANVAS, EmptyImageError, ImageError, is_sketch, read_pixels
+from digitlab.vision.numbers import NumberReader, NumberReading
+from digitlab.vision.views import prepare, read_sketch
 
 
 def top_k(probs: torch.Tensor, names: Sequence[str], k: int) -> dict[str, float]:

@@ -1,9 +1,9 @@
-"""What the lab shows about models and runs: the model's view, curve frames, sample grids, card pictures."""
+"""What the lab's pages show about models and runs: the model's view, curve frames, sample grids, boxed numbers."""
 
 from __future__ import annotations
 
 import base64
-import io
+import html
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,18 +11,9 @@ import pandas as pd
 import torch
 from PIL import Image
 
+from digitlab.vision.pictures import png_bytes, view_image
+
 CURVE_COLUMNS = ["epoch", "split", "loss", "accuracy"]
-
-
-def png_bytes(image: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def view_image(view: np.ndarray) -> np.ndarray:
-    """A (C, S, S) model input as people see it: (S, S) grey or (S, S, 3) RGB."""
-    return view[0] if view.shape[0] == 1 else np.ascontiguousarray(view.transpose(1, 2, 0))
 
 
 def view_html(view: np.ndarray, size: int = 224, alt: str = "the model's input") -> str:
@@ -71,85 +62,8 @@ def sample_grid(images: torch.Tensor, labels: torch.Tensor, n: int = 5, scale: i
     return grid[..., 0] if grid.shape[-1] == 1 else grid
 
 
-def figure_png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def curves_png(records: Sequence) -> bytes:
-    """Loss and accuracy per epoch, train and test, as one PNG for the model card."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    frame = curves(records)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    for ax, column, title in ((axes[0], "loss", "Loss"), (axes[1], "accuracy", "Accuracy (%)")):
-        for split, part in frame.groupby("split"):
-            ax.plot(part["epoch"], part[column], marker="o", label=split)
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    return figure_png(fig)
-
-
-def drawable_names(names: list[str], longest: int = 12) -> list[str]:
-    """Class names as the plotting font can draw them: where it lacks a glyph (Chinese numerals and no
-    CJK font on the server), the part in brackets ("七 (7)" -> "7"), else the class index; long names
-    shortened with an ellipsis."""
-    import re
-
-    from matplotlib import font_manager
-    from matplotlib.ft2font import FT2Font
-
-    font = FT2Font(font_manager.findfont(font_manager.FontProperties()))
-
-    def drawn(text: str) -> bool:
-        return all(font.get_char_index(ord(ch)) for ch in text if not ch.isspace())
-
-    out = []
-    for i, name in enumerate(names):
-        inner = re.search(r"\(([^)]*)\)", name)
-        name = name if drawn(name) else inner.group(1) if inner and drawn(inner.group(1)) else str(i)
-        out.append(name if len(name) <= longest else name[:longest - 1] + "…")
-    return out
-
-
-def confusion_png(confusion: Sequence[Sequence[int]], names: list[str]) -> bytes:
-    """The confusion matrix (rows true, columns answered) as a heatmap with counts, for the model card."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    m = np.asarray(confusion)
-    k = len(m)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.45 * k, 1.0 + 0.45 * k))
-    shown = np.log1p(m)
-    ax.imshow(shown, cmap="Blues")
-    for i in range(k):
-        for j in range(k):
-            if m[i, j]:
-                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if shown[i, j] > 0.6 * shown.max() else "black")
-    names = drawable_names(names)
-    ax.set_xticks(range(k), names, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(k), names, fontsize=8)
-    ax.set_xlabel("answered")
-    ax.set_ylabel("true")
-    return figure_png(fig)
-
-
 def number_html(pixels: np.ndarray, reading, width: int = 640) -> str:
     """The image with a box around each digit found and its answer above it, inline (PNG + SVG)."""
-    import html
 
     h, w = pixels.shape[:2]
     scale = min(1.0, width / w)

@@ -11,7 +11,7 @@ FREEZE = ("none", "backbone")
 @dataclass
 class TrainConfig:
     arch: str = "digitnet"  # registry name, see digitlab.models.list_models(); with `init`, that model's own
-    dataset: str = "mnist"  # a built-in dataset (digitlab.datasets.DATASETS) or "folder" for your own images
+    dataset: str = "mnist"  # a built-in dataset (digitlab.data.DATASETS) or "folder" for your own images
     data: str = "auto"  # "auto", "sample", "download", or a folder / archive of the dataset
     epochs: int = 3
     batch_size: int = 128  # the global batch: under torchrun it is split between the processes
@@ -30,7 +30,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the training model; falls back with a warning where it cannot run
     seed: int = 0
     device: str = "auto"  # "auto" picks CUDA when present, else CPU
-    eval_batch_size: int = 0  # 0: as suits the device (digitlab.evaluate.CPU_BATCH, GPU_BATCH)
+    eval_batch_size: int = 0  # 0: as suits the device (digitlab.training.evaluate.CPU_BATCH, GPU_BATCH)
 
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first setting out of range."""

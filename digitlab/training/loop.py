@@ -4,7 +4,7 @@ Fast by design: both splits live on the device as uint8 tensors, augmentation is
 device, and nothing runs per sample in Python. The model is built from the data's DatasetSpec
 (or started from another model, with a new head when the classes differ), and calibrated at the
 end on training images it never saw. The UI, the CLI and the benchmarks all iterate this one
-generator; under torchrun (digitlab.distributed) each process trains on its shard of every batch.
+generator; under torchrun (digitlab.training.distributed) each process trains on its shard of every batch.
 """
 
 from __future__ import annotations
@@ -20,13 +20,16 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
-from digitlab import distributed
-from digitlab.config import TrainConfig
-from digitlab.datasets import Dataset, load_dataset
-from digitlab.distributed import TRACE_ENV, trace
-from digitlab.evaluate import evaluate, fit_temperature
+from digitlab.data.augment import AUGMENTATIONS
+from digitlab.data.dataset import Dataset
+from digitlab.data.registry import load_dataset
 from digitlab.models import Classifier
-from digitlab.threads import TORCH_THREADS
+from digitlab.models.threads import TORCH_THREADS
+from digitlab.models.transfer import freeze_backbone, start_from
+from digitlab.training import distributed
+from digitlab.training.config import TrainConfig
+from digitlab.training.distributed import TRACE_ENV, trace
+from digitlab.training.evaluate import evaluate, fit_temperature
 
 
 @dataclass
@@ -100,47 +103,6 @@ def as_pixels(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255).contiguous(memory_format=torch.channels_last)
 
 
-def uniform(b: int, lo: float, hi: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
-    return torch.rand(b, generator=gen, device=device) * (hi - lo) + lo
-
-
-def augment_glyphs(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Batched random affine (rotate, scale, shear, shift) and stroke-width jitter, (B, C, H, W)."""
-    b, dev = x.shape[0], x.device
-    angle, scale = uniform(b, -0.2, 0.2, gen, dev), uniform(b, 0.85, 1.15, gen, dev)  # radians, zoom
-    shear = uniform(b, -0.2, 0.2, gen, dev)
-    tx, ty = uniform(b, -0.12, 0.12, gen, dev), uniform(b, -0.12, 0.12, gen, dev)
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin + shear, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    x = F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
-    # Strokes in sketches are thicker or thinner than the data's: dilate a third, erode a sixth.
-    pick = torch.rand(b, 1, 1, 1, generator=gen, device=dev)
-    dilated = F.max_pool2d(x, 3, 1, 1)
-    eroded = -F.max_pool2d(-x, 3, 1, 1)
-    x = torch.where(pick < 0.33, 0.5 * (x + dilated), x)
-    return torch.where(pick > 5 / 6, 0.5 * (x + eroded), x)
-
-
-def augment_photos(x: torch.Tensor, gen: torch.Generator, shift: int = 2) -> torch.Tensor:
-    """Batched random left-right flip and a shift of up to `shift` px (reflected edges), (B, C, H, W)."""
-    b, _, h, w = x.shape
-    flip = torch.rand(b, 1, 1, 1, generator=gen, device=x.device) < 0.5
-    x = torch.where(flip, x.flip(-1), x)
-    padded = F.pad(x, (shift,) * 4, mode="reflect")
-    dy = torch.randint(0, 2 * shift + 1, (b,), generator=gen, device=x.device)
-    dx = torch.randint(0, 2 * shift + 1, (b,), generator=gen, device=x.device)
-    rows = (torch.arange(h, device=x.device) + dy[:, None])[:, None, :, None]  # (B, 1, H, 1)
-    cols = (torch.arange(w, device=x.device) + dx[:, None])[:, None, None, :]  # (B, 1, 1, W)
-    batch = torch.arange(b, device=x.device)[:, None, None, None]
-    channel = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
-    return padded[batch, channel, rows, cols]
-
-
-AUGMENTATIONS: dict[str, Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = {
-    "glyph": augment_glyphs, "photo": augment_photos}
-
-
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """SGD or AdamW over the trainable parameters; batch norms' at cfg.norm_lr times the rate (airbench)."""
     norms = {id(p) for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
@@ -154,44 +116,6 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=True,
                                weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
-
-
-def head_name(model: torch.nn.Module) -> str:
-    """The qualified name of the last Linear layer: the classifier head every registered backbone ends in."""
-    names = [name for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
-    if not names:
-        raise ValueError(f"{type(model).__name__} has no Linear head to replace")
-    return names[-1]
-
-
-def start_from(source: Classifier, spec, arch_note: Callable[[str], None] | None = None) -> Classifier:
-    """A model for `spec` with `source`'s weights; the head is new when the classes differ.
-
-    Raises ValueError when the backbone's own weights cannot take the new data (an architecture
-    whose layers depend on the image size, or another number of channels).
-    """
-    model = Classifier(source.arch, spec.to_dict())
-    head = head_name(model) + "."
-    same_classes = list(source.spec.labels) == list(spec.labels)
-    theirs, ours = source.state_dict(), model.state_dict()
-    for name, tensor in ours.items():
-        if name.startswith(head) and not same_classes:
-            continue  # a new head for new classes: keep its fresh initialisation
-        if name not in theirs or theirs[name].shape != tensor.shape:
-            raise ValueError(
-                f"cannot start from this {source.arch} model: its {name} has shape "
-                f"{tuple(theirs[name].shape) if name in theirs else 'none'}, this data needs {tuple(tensor.shape)} "
-                f"({source.spec.channels} ch {source.spec.size} px -> {spec.channels} ch {spec.size} px); "
-                "start from scratch or from a model made for images like these")
-        tensor.copy_(theirs[name])
-    return model
-
-
-def freeze_backbone(model: Classifier) -> None:
-    """Train only the head: every other parameter frozen (and its batch norms kept in eval mode)."""
-    head = head_name(model) + "."
-    for name, p in model.named_parameters():
-        p.requires_grad_(name.startswith(head))
 
 
 def train_mode(model: torch.nn.Module) -> None:

@@ -26,9 +26,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from digitlab.imageio import MAX_BYTES, SKETCH_MAX_PIXELS, ImageError
+from digitlab.inference.predictor import Predictor
 from digitlab.policy import Policy
-from digitlab.predict import Predictor
+from digitlab.vision.imageio import MAX_BYTES, SKETCH_MAX_PIXELS, ImageError
 
 PREDICT_PATH = "/api/predict"
 
@@ -182,7 +182,7 @@ def body_limits(policy: Policy) -> list[Middleware]:
 def create_app():
     """The JSON endpoint alone, for any number of server processes behind a load balancer:
 
-        uvicorn digitlab.api:create_app --factory --workers 4 --host 0.0.0.0 --port 8000
+        uvicorn digitlab.serve.api:create_app --factory --workers 4 --host 0.0.0.0 --port 8000
 
     It answers with $DIGITLAB_WEIGHTS (a folder or Hub repo id, at $DIGITLAB_REVISION), else the
     shipped MNIST model; each worker loads it once. The Gradio UI keeps per-visitor sessions in its
@@ -190,7 +190,7 @@ def create_app():
     """
     from starlette.applications import Starlette
 
-    from digitlab.serving import tune_process
+    from digitlab.serve.process import tune_process
 
     tune_process()
     predictor = Predictor.from_pretrained(os.environ.get("DIGITLAB_WEIGHTS") or None,

@@ -19,6 +19,53 @@ HUB_DATASETS = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fash
 CONFUSION_PNG, CURVES_PNG = "confusion.png", "curves.png"
 
 
+MAX_RECORDS, MAX_TEXT = 1000, 2000  # epochs a card may list; characters of one of its texts
+
+
+def checked_card(card: object, model: Classifier) -> dict:
+    """A card dict from a stranger's training.json, kept only where it is what a card holds: numbers are
+    numbers, texts are short, the records and the evaluation fit this model (the confusion matrix is
+    K x K for its K classes), so nothing drawn or shown from it costs more than the model itself."""
+    if not isinstance(card, dict):
+        return {}
+    out: dict = {}
+    for key in ("test_acc", "seconds", "num_params", "epochs"):
+        if isinstance(card.get(key), (int, float)) and not isinstance(card.get(key), bool):
+            out[key] = card[key]
+    for key in ("arch", "data", "command"):
+        if isinstance(card.get(key), str) and len(card[key]) <= MAX_TEXT:
+            out[key] = card[key]
+    for key in ("config", "calibration"):
+        if isinstance(card.get(key), dict) and len(json.dumps(card[key], default=str)) <= MAX_TEXT:
+            out[key] = card[key]
+    records = card.get("records")
+    fields = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")
+    if isinstance(records, list) and len(records) <= MAX_RECORDS and all(
+            isinstance(r, dict) and all(isinstance(r.get(f), (int, float)) for f in fields) for r in records):
+        out["records"] = [{k: v for k, v in r.items() if isinstance(v, (int, float, str)) and len(str(v)) < 100}
+                          for r in records]
+    evaluation = card.get("evaluation")
+    if isinstance(evaluation, dict):
+        out["evaluation"] = checked_evaluation(evaluation, model.spec.num_classes)
+    return out
+
+
+def checked_evaluation(evaluation: dict, k: int) -> dict:
+    """The per-class table and confusion matrix of a card, when they have this model's K classes."""
+    out = {key: evaluation[key] for key in ("accuracy", "loss", "ece", "errors", "images", "temperature")
+           if isinstance(evaluation.get(key), (int, float))}
+    per_class = evaluation.get("per_class")
+    if isinstance(per_class, list) and len(per_class) == k and all(
+            isinstance(row, list) and len(row) == 2 and all(isinstance(v, (int, float)) for v in row)
+            for row in per_class):
+        out["per_class"] = per_class
+    confusion = evaluation.get("confusion")
+    if isinstance(confusion, list) and len(confusion) == k and all(
+            isinstance(row, list) and len(row) == k and all(isinstance(v, int) for v in row) for row in confusion):
+        out["confusion"] = confusion
+    return out
+
+
 def dataset_title(model: Classifier, data: str) -> str:
     """How the card names the data: the spec's name, and the sample or folder it came from."""
     name = model.spec.name
@@ -73,7 +120,7 @@ def model_card(model: Classifier, card: dict, name: str | None = None) -> ModelC
     lines += [
         "## Use", "",
         "```python",
-        "from digitlab.predict import Predictor",
+        "from digitlab.inference.predictor import Predictor",
         "",
         f'predictor = Predictor.from_pretrained("{name or "path/to/this/folder"}")',
         'print(predictor.predict("image.png"))',
@@ -95,12 +142,12 @@ def per_class_lines(evaluation: dict | None, display: tuple[str, ...]) -> list[s
 
 def card_pictures(model: Classifier, card: dict) -> dict[str, bytes]:
     """PNG files the card shows: the curves (when records are known) and the confusion matrix."""
-    from digitlab.plots import confusion_png, curves_png
+    from digitlab.hub.pictures import MAX_DRAWN_CLASSES, confusion_png, curves_png
 
     pictures = {}
     if card.get("records"):
         pictures[CURVES_PNG] = curves_png(card["records"])
     evaluation = card.get("evaluation") or {}
-    if "confusion" in evaluation:
+    if "confusion" in evaluation and model.spec.num_classes <= MAX_DRAWN_CLASSES:
         pictures[CONFUSION_PNG] = confusion_png(evaluation["confusion"], list(model.spec.display))
     return pictures

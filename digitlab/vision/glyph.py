@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from digitlab.imageio import EmptyImageError, ImageError, check_size, pixels_of, squeeze
+from digitlab.vision.imageio import EmptyImageError, ImageError, check_size, pixels_of, squeeze
 
 PAGE = 128  # px, long side of the page pass (nearest sampling: cheap at any input size)
 # Stroke width as stroke_width() measures MNIST test digits upscaled to 60 px (3x the 20 px box):

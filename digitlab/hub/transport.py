@@ -22,8 +22,8 @@ from huggingface_hub.errors import (
     CacheNotFound,
     GatedRepoError,
     HfHubHTTPError,
-    IncompleteSnapshotError,
     HFValidationError,
+    IncompleteSnapshotError,
     LocalEntryNotFoundError,
     OfflineModeIsEnabled,
     RemoteEntryNotFoundError,
@@ -34,11 +34,11 @@ from huggingface_hub.utils import tqdm as hf_tqdm
 from huggingface_hub.utils import validate_repo_id
 from safetensors.torch import load_file
 
-from digitlab.card import card_pictures, model_card
+from digitlab.assets import WEIGHTS_DIR
+from digitlab.hub.card import card_pictures, checked_card, model_card
 from digitlab.models import Classifier, ModelBudgetError, check_budget, list_models
 from digitlab.spec import legacy_spec
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"  # the shipped models, one folder per dataset
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "mnist"
 
 
@@ -78,7 +78,7 @@ class PushResult:
 def save_model(model: Classifier, folder: str | Path, card: dict | None = None, name: str | None = None) -> Path:
     """Write model.safetensors, config.json, a model card (README.md) and the card dict (training.json)."""
     folder = Path(folder)
-    card = {"arch": model.arch, "num_params": model.num_params, **(card or {})}
+    card = {"arch": model.arch, "num_params": model.num_params, **checked_card(card or {}, model)}
     model.save_pretrained(folder, config=model.config())  # the temperature is set after construction
     model_card(model, card, name).save(folder / CARD_NAME)  # replaces the mixin's generic card
     (folder / TRAINING_NAME).write_text(json.dumps(card, indent=2, default=str) + "\n")
@@ -183,7 +183,7 @@ def load(source: str | Path | None = None, revision: str | None = None, token: s
         return Loaded(load_local(DEFAULT_WEIGHTS), read_card_data(DEFAULT_WEIGHTS))
     path = Path(source).expanduser()
     if local and path.suffix == ".onnx" and path.is_file():
-        from digitlab.onnx_io import load_onnx  # onnxruntime, only for those who read ONNX
+        from digitlab.models.onnx import load_onnx  # onnxruntime, only for those who read ONNX
 
         try:
             return Loaded(load_onnx(path), {})
@@ -207,7 +207,7 @@ def load(source: str | Path | None = None, revision: str | None = None, token: s
     except BaseException:
         forget(repo_id, commit)  # nothing a visitor could not load stays on the server's disk
         raise
-    card = read_card_data(folder)
+    card = checked_card(read_card_data(folder), model)
     trim_cache(keep=commit)
     return Loaded(model, card, commit)
 
@@ -363,7 +363,7 @@ def push_model(model: Classifier, repo_id: str, token: str | None = None, privat
         with tempfile.TemporaryDirectory() as tmp:
             save_model(model, tmp, card=card, name=repo_id)
             if onnx:
-                from digitlab.onnx_io import export_onnx
+                from digitlab.models.onnx import export_onnx
 
                 export_onnx(model, Path(tmp) / ONNX_NAME)
             info = api.upload_folder(repo_id=repo_id, folder_path=tmp, commit_message=f"Upload {model.arch}{acc}")
