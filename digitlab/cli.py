@@ -6,18 +6,16 @@ import argparse
 import json
 import sys
 import threading
-from dataclasses import fields
 from pathlib import Path
 
 from digitlab.data.dataset import DataError
 from digitlab.data.registry import DATASETS, load_dataset
-from digitlab.models import list_models
-from digitlab.training.config import FREEZE, OPTIMIZERS, PRESETS, TrainConfig, preset
+from digitlab.training.config import PRESETS, TrainConfig, default_of, preset, settings
 from digitlab.vision.imageio import IMAGE_SUFFIXES
 
 JSON_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
-DATA_HELP = ("the dataset's folder or archive, 'sample' (shipped with digitlab), 'download' (torchvision's, "
-             "where one exists) or 'auto' (default: $DIGITLAB_DATA_DIR, else a download, else the sample)")
+DATA_HELP = ("the dataset's folder or archive, 'sample' (shipped with digitlab), 'download' (the standard "
+             "download, where one exists) or 'auto' (default: $DIGITLAB_DATA_DIR, else a download, else the sample)")
 
 
 class CLIError(Exception):
@@ -30,33 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model and save it to --out")
     t.add_argument("--preset", choices=list(PRESETS), default="fast", help="starting settings (default: fast)")
-    t.add_argument("--dataset", choices=DATASETS, default="mnist",
-                   help="what to learn (default: mnist); 'folder' is your own images in --data-dir")
-    t.add_argument("--data-dir", help=DATA_HELP)
-    t.add_argument("--view", choices=("glyph", "photo"), default="glyph",
-                   help="with --dataset folder: handwriting (glyph) or photos (default: glyph)")
-    t.add_argument("--arch", choices=list_models(), help="architecture (default: the preset's)")
-    t.add_argument("--epochs", type=int, help="epochs (default: the preset's)")
-    t.add_argument("--batch-size", type=int, help="global batch size, split between torchrun processes "
-                                                 "(default: the preset's)")
-    t.add_argument("--lr", type=float, help="peak learning rate (default: the preset's)")
-    t.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (default: the preset's)")
-    t.add_argument("--label-smoothing", type=float, help="label smoothing (default: the preset's)")
-    t.add_argument("--weight-decay", type=float, help="weight decay (default: the preset's)")
-    t.add_argument("--momentum", type=float, help="SGD momentum (default: the preset's)")
-    t.add_argument("--norm-lr", type=float, help="batch-norm learning-rate factor (default: the preset's)")
-    t.add_argument("--calibration", type=float, help="share of training images held out to calibrate "
-                                                    "confidences (default: 0.05)")
-    t.add_argument("--seed", type=int, help="random seed (default: 0)")
-    t.add_argument("--no-augment", dest="augment", action="store_false", default=None, help="turn augmentation off")
-    t.add_argument("--init", help="start from this model (folder or Hub repo id) instead of from scratch")
-    t.add_argument("--freeze", choices=FREEZE, help="with --init: 'backbone' trains only the new head "
-                                                   "(default: none, fine-tune everything)")
-    t.add_argument("--compile", action="store_true", default=None, help="torch.compile the training model")
-    t.add_argument("--device", help="cpu, cuda or auto (default: auto)")
+    add_settings(t)
     t.add_argument("--out", default="runs/latest", help="where to save the model (default: runs/latest)")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
     t.add_argument("--dry-run", action="store_true", help="one batch on the shipped sample, save nothing")
+    t.add_argument("--trace-shards", help=argparse.SUPPRESS)  # tests: each process writes the images it trained on
 
     e = sub.add_parser("eval", help="test accuracy, per-class accuracy and confusion matrix")
     e.add_argument("--dataset", choices=[d for d in DATASETS], default="mnist", help="default: mnist")
@@ -72,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--revision", help="Hub revision")
     r.add_argument("--number", action="store_true", help="read a whole number written in a row (e.g. 2026)")
     r.add_argument("--json", action="store_true", help="one JSON object per file")
+
+    v = sub.add_parser("views", help="write a dataset's views (what its models read) as one .npz")
+    v.add_argument("--dataset", choices=list(DATASETS), default="mnist", help="default: mnist")
+    v.add_argument("--data-dir", default="auto", help=DATA_HELP)
+    v.add_argument("--view", choices=("glyph", "photo"), default="glyph", help="with --dataset folder")
+    v.add_argument("--out", default="views.npz", help="the .npz to write (default: views.npz)")
 
     x = sub.add_parser("export", help="export a model to ONNX, its spec and calibration in the metadata")
     x.add_argument("--weights", help="folder or Hub repo id (default: the shipped MNIST model)")
@@ -94,85 +76,114 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-FLAGS = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
-         "optimizer": "--optimizer", "momentum": "--momentum", "norm_lr": "--norm-lr",
-         "label_smoothing": "--label-smoothing", "weight_decay": "--weight-decay", "calibration": "--calibration",
-         "seed": "--seed", "init": "--init", "freeze": "--freeze"}
+def flag_of(f) -> str:
+    return f.metadata["flag"] or "--" + f.name.replace("_", "-")
 
 
-def train_argv(cfg: TrainConfig, view: str = "glyph") -> list[str]:
+def add_settings(parser: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field, from the field itself; None (not given) keeps the preset's value."""
+    for f in settings():
+        meta, default = f.metadata, default_of(f)
+        choices = meta["choices"]() if callable(meta["choices"]) else meta["choices"]
+        help = f"{meta['help']} (default: the preset's, else {default!r})"
+        if isinstance(default, bool):
+            parser.add_argument(flag_of(f), dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                                help=help)
+        elif isinstance(default, tuple):
+            parser.add_argument(flag_of(f), dest=f.name, type=float, nargs=len(default), default=None, help=help)
+        else:
+            parser.add_argument(flag_of(f), dest=f.name, type=type(default), choices=choices, default=None,
+                                help=help)
+
+
+def train_argv(cfg: TrainConfig) -> list[str]:
     """The `python -m digitlab` arguments that repeat a run of `cfg`: the nearest preset plus what differs."""
-    def differing(name: str) -> list[str]:
+    def differing(name: str) -> list:
         base = TrainConfig(**PRESETS[name])
-        return [f for f in fields(TrainConfig) if getattr(cfg, f.name) != getattr(base, f.name)
-                and f.name not in ("dataset", "data", "augment", "compile", "device")]
+        return [f for f in settings() if getattr(cfg, f.name) != getattr(base, f.name)
+                and f.name not in ("dataset", "data", "device")]
 
-    name = min(PRESETS, key=lambda n: (any(f.name not in FLAGS for f in differing(n)), len(differing(n))))
+    name = min(PRESETS, key=lambda n: len(differing(n)))
     argv = ["train", "--preset", name, "--dataset", cfg.dataset, "--data-dir", cfg.data]
-    if cfg.dataset == "folder":
-        argv += ["--view", view]
     for f in differing(name):
-        if f.name in FLAGS:
-            argv += [FLAGS[f.name], str(getattr(cfg, f.name))]
-    if cfg.augment != TrainConfig(**PRESETS[name]).augment:
-        argv += [] if cfg.augment else ["--no-augment"]
-    return argv + (["--compile"] if cfg.compile else [])
+        value = getattr(cfg, f.name)
+        if isinstance(value, bool):
+            argv.append(flag_of(f) if value else "--no-" + flag_of(f)[2:])
+        elif isinstance(value, tuple):
+            argv += [flag_of(f), *map(str, value)]
+        else:
+            argv += [flag_of(f), str(value)]
+    return argv
 
 
 def config_from(args: argparse.Namespace) -> TrainConfig:
-    return preset(args.preset, arch=args.arch, dataset=args.dataset, data=args.data_dir,
-                  epochs=1 if args.dry_run else args.epochs, batch_size=args.batch_size, lr=args.lr,
-                  optimizer=args.optimizer, label_smoothing=args.label_smoothing, weight_decay=args.weight_decay,
-                  momentum=args.momentum, norm_lr=args.norm_lr,
-                  calibration=args.calibration, seed=args.seed, augment=args.augment, init=args.init,
-                  freeze=args.freeze, compile=args.compile, device=args.device).validate()
+    values = {f.name: getattr(args, f.name) for f in settings()}
+    if args.dry_run:
+        values.update(epochs=1, data="sample")
+    if values["betas"] is not None:
+        values["betas"] = tuple(values["betas"])
+    return preset(args.preset, **values).validate()
 
 
 def run_train(args: argparse.Namespace, argv: list[str]) -> None:
+    from digitlab.training import distributed
+
+    cfg = config_from(args)
+    data = load_dataset(cfg.dataset, cfg.data, view=cfg.view)
+    group = distributed.join()  # this entry point owns the torchrun process group (None for one process)
+    try:
+        main = group is None or group.is_main  # under torchrun, rank 0 alone logs and saves
+        say = (lambda text: print(text, file=sys.stderr, flush=True)) if main else (lambda text: None)
+        say(f"training {cfg.arch} on {data} for {cfg.epochs} epoch(s)"
+            + (f" on {group.world} processes" if group else ""))
+        show = not args.json and main
+        run_and_save(args, argv, cfg, data, group, say, show)
+    finally:
+        distributed.leave(group)
+
+
+def run_and_save(args, argv, cfg, data, group, say, show: bool) -> None:
+    """Iterate the training generator: log each record (or print it as JSON), then save on rank 0."""
     from tqdm import tqdm
 
     from digitlab.hub import save_model
-    from digitlab.training import distributed
+    from digitlab.training.distributed import shard_tracer
     from digitlab.training.loop import Note, TrainResult, card_data, train
 
-    if args.dry_run:
-        args.data_dir = "sample"
-    cfg = config_from(args)
-    data = load_dataset(cfg.dataset, cfg.data, view=args.view)
-    group = distributed.current()
-    main = group is None or group.is_main  # under torchrun, rank 0 alone logs and saves
-    say = (lambda text: print(text, file=sys.stderr, flush=True)) if main else (lambda text: None)
-    say(f"training {cfg.arch} on {data} for {cfg.epochs} epoch(s)"
-        + (f" on {group.world} processes" if group else ""))
     stop = threading.Event()
-    bar = tqdm(total=0, unit="batch", leave=False, disable=args.json or not main, file=sys.stderr)
+    bar = None  # made at the first batch: no empty bar before the data is ready
 
     def on_batch(step: int, steps: int) -> None:
-        bar.total = steps
-        bar.n = step
-        bar.refresh()
+        nonlocal bar
+        if show and bar is None:
+            bar = tqdm(total=steps, unit="batch", leave=False, file=sys.stderr)
+        if bar is not None:
+            bar.total, bar.n = steps, step
+            bar.refresh()
         if args.dry_run:
             stop.set()
 
+    tracer = shard_tracer(args.trace_shards, group) if args.trace_shards else None
     result = None
-    for item in train(cfg, data=data, stop=stop, on_batch=on_batch):
+    for item in train(cfg, data=data, stop=stop, on_batch=on_batch, group=group, on_indices=tracer):
         if isinstance(item, TrainResult):
             result = item
             break
-        bar.clear()
+        if bar is not None:
+            bar.clear()
         if isinstance(item, Note):
             say(f"note: {item.text}")
-        elif args.json and main:
+        elif args.json and (group is None or group.is_main):
             print(json.dumps({k: getattr(item, k) for k in JSON_KEYS}), flush=True)
         else:
             say(item.line())
-    bar.close()
+    if bar is not None:
+        bar.close()
     if args.dry_run:
         say("dry run: one batch trained, nothing saved")
         return
-    if main:
-        card = card_data(result, argv)
-        save_model(result.model, args.out, card=card)
+    if group is None or group.is_main:
+        save_model(result.model, args.out, card=card_data(result, argv))
         say(f"saved to {args.out} (test accuracy {result.test_acc:.2f}%, "
             f"temperature {result.model.temperature:.3g})")
 
@@ -249,6 +260,16 @@ def run_predict(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def run_views(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from digitlab.data.dataset import to_arrays
+
+    data = load_dataset(args.dataset, args.data_dir, view=args.view)
+    np.savez_compressed(args.out, **to_arrays(data))
+    print(f"wrote the views of {data} to {args.out}")
+
+
 def run_export(args: argparse.Namespace) -> None:
     from digitlab.hub import load_model
     from digitlab.models.onnx import export_onnx
@@ -290,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             run_eval(args)
         elif args.command == "predict":
             return run_predict(args)
+        elif args.command == "views":
+            run_views(args)
         elif args.command == "export":
             run_export(args)
         elif args.command == "push":

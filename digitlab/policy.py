@@ -18,21 +18,30 @@ PUBLIC_ENV = "DIGITLAB_PUBLIC"
 class Policy:
     public: bool = False
     # Sessions: one per browser tab (or gradio_client); what each owns is removed when it ends.
-    max_sessions: int = 500  # the least recently used beyond this is ended
+    max_sessions: int = 500  # beyond this, sessions holding nothing end first (least recently seen first)
     session_idle_seconds: float = 3600  # a session silent this long ends (tabs closed end at once)
-    runs_kept: int = 4  # finished trainings a session keeps, newest first
+    new_sessions_per_minute: int = 60  # per client address: a classroom behind one address fits, a flood not
+    runs_kept: int = 4  # finished trainings a session keeps (the active one and kept ones are never dropped)
+    loaded_kept: int = 2  # Hub models a session keeps loaded, the active one included
     corrections_kept: int = 300  # corrected samples a session keeps
-    # Training: one process at a time, beside the server, at a lower priority.
-    trainings_waiting: int = 4  # more than this waiting, and Train says the lab is busy
-    public_train_seconds: float = 240  # a public run is stopped after this much wall-clock time
+    # Training: one process at a time, beside the server, at a lower priority; a fair line before it.
+    max_line: int = 64  # waiting runs beyond this, and Train says the lab is busy
+    public_train_seconds: float = 240  # a public run is stopped after this much wall-clock time (less in a long line)
     max_epochs: int = 30
     max_batch_size: int = 1024
-    # Uploads of your own images (a zip): bounded before and while it is read.
+    # Costly work (decoding, forward passes, numbers, explanations) on a few threads, each visitor in turn.
+    work_threads: int = 2
+    waiting_per_visitor: int = 4  # requests of one visitor waiting for those threads
+    held_image_bytes: int = 128 * 2**20  # request bodies the JSON and sketch routes hold at once, waiting included
+    # Uploads: bounded per request, per client and minute, and paused while the disk is nearly full.
     max_zip_bytes: int = 20 * 2**20  # as any upload: gradio stores every upload on disk, up to this size
+    files_per_upload: int = 4  # files in one upload request (the page sends one)
+    uploads_per_minute: int = 300  # upload requests per client address (public mode; a script predicting fits)
     upload_disk_reserve: int = 2**30  # files over 1 MB pause while the disk they go to has less free; all at 1/4
-    # Inputs: text fields are refused beyond this, and messages are cut to this.
+    upload_inode_reserve: int = 50_000  # uploads pause while the disk has fewer free inodes than this
+    sketches_per_second: float = 20  # the page's sketch route, per session
+    # Inputs: text fields are refused beyond this.
     max_text: int = 200
-    max_message: int = 400
     # The Gradio queue: events waiting beyond this are refused at once.
     queue_size: int = 256
 
@@ -53,7 +62,7 @@ class Policy:
         if not self.public:
             return "local mode: your own machine, your own files and Hub login"
         return (f"public mode: your models and files are yours alone and go when you leave; Hub pushes use your "
-                f"own token; a training run may take up to {self.train_time_text}")
+                f"own token; a training run may take up to {self.train_time_text} (less while many wait)")
 
 
 def decide_public(share: bool = False, public: bool | None = None) -> bool:

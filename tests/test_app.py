@@ -23,11 +23,14 @@ import app
 from digitlab import hub
 from digitlab.data.registry import load_sample
 from digitlab.models import Classifier
+from digitlab.ui.upload import built_in_samples
 from tests.conftest import train_args
 
 pytest_plugins = ["tests.hub_server"]
 
 EMPTY_SKETCH = {"background": None, "layers": [], "composite": None}
+
+EXAMPLES = list(built_in_samples()["mnist"])  # the MNIST model's Upload samples
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +80,7 @@ def test_an_empty_canvas_clears_the_answer_and_asks_for_a_drawing(client):
     assert "Draw on the canvas" in hint
 
 
-@pytest.mark.parametrize("path", app.EXAMPLES, ids=lambda p: Path(p).name)
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: Path(p).name)
 def test_every_bundled_example_is_read_correctly(client, path):
     label, *_ = client.predict(handle_file(path), api_name="/predict_upload")
     assert label["label"] == Path(path).stem.split("_")[1]
@@ -87,7 +90,7 @@ def test_every_bundled_example_is_read_correctly(client, path):
 def test_each_shipped_model_has_upload_samples_of_its_own_classes_that_it_reads(dataset):
     from digitlab.inference.predictor import Predictor
     from digitlab.serve.sessions import ModelChoice
-    from digitlab.ui.predict import samples_of
+    from digitlab.ui.upload import samples_of
 
     predictor = Predictor.from_pretrained(str(Path(app.__file__).parent / "weights" / dataset))
     files = samples_of(ModelChoice(dataset, dataset, predictor, "shipped"))
@@ -100,18 +103,18 @@ def test_a_downloaded_models_dataset_name_never_names_a_folder_to_offer_samples_
     from digitlab.inference.predictor import Predictor
     from digitlab.serve.sessions import ModelChoice
     from digitlab.spec import MNIST
-    from digitlab.ui.predict import samples_of
+    from digitlab.ui.upload import samples_of
 
     for name in ("../weights/mnist", "/etc", "folder"):  # a config.json from the Hub says what it likes
         model = Classifier("mlp", {**MNIST.to_dict(), "name": name})
-        assert samples_of(ModelChoice(name, name, Predictor(model), "hub")) == []
+        assert samples_of(ModelChoice(name, name, Predictor(model), "hub")) == ()
 
 
 def test_the_json_endpoint_beside_the_ui_reads_the_same_examples(url):
-    request = urllib.request.Request(f"{url}/api/predict?top_k=2", data=Path(app.EXAMPLES[0]).read_bytes())
+    request = urllib.request.Request(f"{url}/api/predict?top_k=2", data=Path(EXAMPLES[0]).read_bytes())
     with urllib.request.urlopen(request, timeout=10) as response:
         body = json.load(response)
-    assert body["label"] == Path(app.EXAMPLES[0]).stem.split("_")[1] and len(body["confidences"]) == 2
+    assert body["label"] == Path(EXAMPLES[0]).stem.split("_")[1] and len(body["confidences"]) == 2
 
 
 def test_a_broken_file_gets_a_plain_reason_that_stays_and_the_next_upload_works(client, tmp_path):
@@ -119,8 +122,8 @@ def test_a_broken_file_gets_a_plain_reason_that_stays_and_the_next_upload_works(
     broken.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
     label, view, hint, picture, *_ = client.predict(handle_file(str(broken)), api_name="/predict_upload")
     assert "not an image we can read" in hint and not label.get("confidences") and picture is None
-    label, *_ = client.predict(handle_file(app.EXAMPLES[0]), api_name="/predict_upload")
-    assert label["label"] == Path(app.EXAMPLES[0]).stem.split("_")[1]
+    label, *_ = client.predict(handle_file(EXAMPLES[0]), api_name="/predict_upload")
+    assert label["label"] == Path(EXAMPLES[0]).stem.split("_")[1]
 
 
 def test_a_bad_weights_source_is_refused_plainly_and_the_old_model_keeps_answering(client, tmp_path, sketch_of_a_7):
@@ -216,6 +219,6 @@ def test_the_number_canvas_and_the_json_endpoint_read_whole_numbers(client, url,
         body = json.load(response)
     assert set(body) == {"number", "confidence", "digits"} and body["number"] == "2026"
     assert [d["label"] for d in body["digits"]] == list("2026") and all(len(d["box"]) == 4 for d in body["digits"])
-    label, view, hint, _, number, boxes = client.predict(handle_file(str(path)), 3, "a whole number",
-                                                         api_name="/predict_upload")
+    label, view, hint, _, number, boxes, *_ = client.predict(handle_file(str(path)), 3, "number",
+                                                             api_name="/predict_upload")
     assert number.startswith("## 2026") and not label.get("confidences")

@@ -75,6 +75,6 @@ def test_predict_json_reads_good_files_and_reports_broken_ones(tmp_path, capsys)
 def test_bad_arguments_give_one_line_errors(capsys):
     assert main(["train", "--epochs", "0", "--data-dir", "sample"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err == "error: epochs must be at least 1, got 0"
+    assert err == "error: epochs must be from 1 to 1000, got 0"
     assert main(["eval", "--weights", "/nonexistent/weights"]) == 2
     assert capsys.readouterr().err.startswith("error: ")

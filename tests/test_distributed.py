@@ -16,11 +16,11 @@ def test_two_processes_train_on_disjoint_shards_and_rank_0_alone_writes(tmp_path
     trace = tmp_path / "shards"
     trace.mkdir()
     out = tmp_path / "model"
-    env = {**os.environ, "DIGITLAB_TRACE_SHARDS": str(trace), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "digitlab",
          "train", "--preset", "accurate", "--arch", "lenet", "--epochs", "2", "--batch-size", "64",
-         "--data-dir", "sample", "--no-augment", "--out", str(out), "--json"],
+         "--data-dir", "sample", "--no-augment", "--out", str(out), "--json", "--trace-shards", str(trace)],
         env=env, capture_output=True, text=True, timeout=240, cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, done.stderr[-2000:]
     records = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]

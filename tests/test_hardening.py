@@ -35,7 +35,7 @@ from digitlab.data.registry import load_sample
 from digitlab.models import Classifier
 from digitlab.training.config import TrainConfig
 from digitlab.training.loop import train
-from digitlab.ui.predict import SKETCH_HINT
+from digitlab.ui.text import say
 from digitlab.vision import fastpng
 from digitlab.vision.imageio import MAX_BYTES, MAX_PIXELS, UNREADABLE
 from tests import conftest
@@ -270,7 +270,7 @@ def test_a_blank_or_transparent_canvas_shows_the_hint_and_the_next_sketch_is_rea
                   {"background": None, "layers": [handle_file(str(files / name))], "composite": None}):
         label, view, hint = client.predict(value, api_name="/predict_sketch")
         assert not label or not label.get("confidences")
-        assert view == "" and hint == SKETCH_HINT
+        assert view == "" and hint == say('en', 'sketch.hint')
         assert_still_serving(client, files)
 
 
@@ -282,7 +282,7 @@ def refusal(client: Client, value: dict) -> str:
     """
     label, view, hint = client.predict(value, api_name="/predict_sketch")
     assert not label or not label.get("confidences")
-    assert view == "" and hint and hint != SKETCH_HINT
+    assert view == "" and hint and hint != say('en', 'sketch.hint')
     assert "Traceback" not in hint and "/" not in hint  # no paths, no internals
     return hint
 
@@ -382,7 +382,7 @@ def test_a_chunked_upload_without_a_length_is_cut_off_at_the_limit(url, files):
 
 def test_uploads_pause_while_the_disk_is_nearly_full_and_resume_after(url, files, monkeypatch):
     """Gradio keeps every upload for an hour: a loop of uploads must not fill the server's disk."""
-    from digitlab.serve import api
+    from digitlab.serve import limits
 
     png = (files / "digit-1.png").read_bytes()
 
@@ -400,13 +400,16 @@ def test_uploads_pause_while_the_disk_is_nearly_full_and_resume_after(url, files
 
     status, text = upload()
     assert status == 200 and json.loads(text)[0].endswith("d.png"), text  # the path gradio stored it at
-    reserve = api.Policy().upload_disk_reserve
-    monkeypatch.setattr(api, "free_disk", lambda folder: reserve - 1)
+    reserve, inodes = limits.Policy().upload_disk_reserve, limits.Policy().upload_inode_reserve
+    monkeypatch.setattr(limits, "free_disk", lambda folder: (reserve - 1, 10**9))
     assert upload()[0] == 200  # a sketch's strokes are small: drawing goes on
     status, text = upload(extra=12 * 2**20)  # the reply waits for the body: sent early, it reset the connection
     assert status == 507 and text.startswith("The server's disk is nearly full"), text  # shown as it is
-    monkeypatch.setattr(api, "free_disk", lambda folder: reserve // 4 - 1)
+    monkeypatch.setattr(limits, "free_disk", lambda folder: (reserve // 4 - 1, 10**9))
     assert upload()[0] == 507
+    monkeypatch.setattr(limits, "free_disk", lambda folder: (10**12, inodes // 4 - 1))  # inodes run out too
+    status, text = upload()
+    assert status == 507 and text.startswith("The server's disk is nearly full"), text
     status, body = post(url, png)  # predictions carry on: only uploads pause
     assert status == 200 and body["label"] == "1"
     monkeypatch.undo()
@@ -583,9 +586,9 @@ def train_args(**over) -> list:
     (dict(epochs=10**6), "The number of epochs must be a whole number from 1 to 30"),
     (dict(epochs=10**400), "The number of epochs must be a whole number from 1 to 30"),
     (dict(arch="resnet9000"), "Unknown architecture 'resnet9000'"),
-    (dict(source="/nowhere/mnist"), "The data folder /nowhere/mnist does not exist"),
+    (dict(data="/nowhere/mnist"), "The data folder /nowhere/mnist does not exist"),
     (dict(dataset="imagenet"), "Unknown dataset 'imagenet'"),
-    (dict(freeze="train only the new head"), "Training only the head needs a model to start from"),
+    (dict(freeze="backbone"), "Training only the head needs a model to start from"),
 ], ids=["0-epochs", "text-epochs", "batch-0", "negative-lr", "text-lr", "zero-lr", "text-seed", "a-million-epochs",
         "too-large-for-a-float",
         "unknown-arch", "missing-data", "unknown-dataset", "head-from-scratch"])
@@ -603,8 +606,8 @@ def test_a_stop_mid_epoch_ends_within_a_batch_and_keeps_nothing(url, files):
     job = me.submit(*train_args(arch="digitnet", epochs=3, batch_size=16, augment=True), api_name="/train")
 
     def batches_done() -> bool:
-        progress = job.status().progress_data
-        return bool(progress) and (progress[0].index or 0) >= 1
+        outputs = job.outputs()
+        return bool(outputs) and "batch" in outputs[-1][3]  # "Training: epoch 1/3, batch 5/120…"
 
     wait_for(batches_done, 60, "the first batches")
     assert me.predict(api_name="/stop_training") == "Stopping after the current batch…"
@@ -694,7 +697,7 @@ def test_soak_many_clients_drawing_and_posting_at_once(url, files):
                         errors.append(f"POST {label}: {status} {body}")
                 elif n % 3 == 0:
                     answer, view, hint = me.predict(sketch(files / "white.png"), api_name="/predict_sketch")
-                    if (answer and answer.get("confidences")) or view or hint != SKETCH_HINT:
+                    if (answer and answer.get("confidences")) or view or hint != say('en', 'sketch.hint'):
                         errors.append(f"blank canvas answered {answer}")
                 else:
                     answer, view, _ = me.predict(sketch(files / f"digit-{label}.png"), api_name="/predict_sketch")

@@ -24,7 +24,7 @@ import app
 from digitlab.data.registry import load_sample
 from digitlab.models import Classifier
 from digitlab.policy import Policy, decide_public
-from digitlab.ui.hubtab import NEEDS_TOKEN
+from digitlab.ui.hub import NEEDS_TOKEN
 from tests import conftest, rawgradio
 from tests.conftest import epochs_logged, free_port, log_of, status_of, wait_for
 
@@ -189,7 +189,7 @@ def test_raw_server_paths_are_refused_at_once_in_the_same_words(url, digits, met
     inputs = {
         "predict_upload": lambda p: [payload(p), 3],
         "predict_sketch": lambda p: [{"background": None, "layers": [], "composite": payload(p)}, 3],
-        "train": lambda p: train_args(dataset="folder", upload=payload(p)),
+        "train": lambda p: train_args(dataset="folder", images_zip=payload(p)),
     }
     for api_name, make in inputs.items():
         said = set()
@@ -223,7 +223,7 @@ def test_the_pages_own_select_events_answer_any_event_data_plainly(url, digits):
 def test_public_mode_takes_named_data_and_hub_repo_ids_only(url):
     client = Client(url, verbose=False)
     with pytest.raises(AppError, match="named data only"):
-        client.predict(*train_args(source="/tmp"), api_name="/train")
+        client.predict(*train_args(data="/tmp"), api_name="/train")
     for source in ("/tmp", "~/models", "./weights", "../shared"):
         with pytest.raises(AppError, match="repo id"):
             client.predict(source, "", "", api_name="/load_weights")
@@ -238,8 +238,7 @@ def test_one_training_per_visitor_and_it_ends_when_they_leave(demo, url):
     wait_for(lambda: epochs_logged(job) >= 1, 90, "the first epoch")
     with pytest.raises(AppError, match="already have a training running"):
         client.predict(*train_args(), api_name="/train")
-    visitor = demo.lab.sessions.visitor(client.session_hash)
-    process = visitor.job.proc
+    process = demo.lab.jobs.ticket(client.session_hash).process.proc
     client.close()  # the tab closes: the run is killed, not left to use the CPU
     wait_for(lambda: process.poll() is not None, 20, "the training process to end")
 
@@ -286,49 +285,14 @@ def test_sign_in_with_hugging_face_appears_only_where_it_works(monkeypatch):
     assert any(isinstance(b, LoginButton) for b in space.blocks.values())
 
 
-class SilentRun:
-    """A training process that never says anything (stuck reading its data): only a kill ends it."""
-
-    def __init__(self, job):
-        self.stopped = self.killed = False
-
-    def events(self):
-        while not self.killed:
-            yield None
-
-    def stop(self):
-        self.stopped = True
-
-    def kill(self):
-        self.killed = True
-
-
-def test_a_run_that_does_not_stop_at_the_time_cap_is_ended_and_frees_the_trainer(demo, monkeypatch):
-    from digitlab.training.config import TrainConfig
-    from digitlab.ui import training
-
-    runs = []
-    monkeypatch.setattr(training, "TrainingProcess", lambda job: runs.append(SilentRun(job)) or runs[-1])
-    clock = iter(range(0, 10**6, 7))  # seconds pass 7 at a time: the cap and the grace go by in a few events
-    monkeypatch.setattr(training.time, "monotonic", lambda: next(clock))
-    visitor = demo.lab.sessions.visitor("stuck-run")
-    cfg = TrainConfig(dataset="mnist", data="sample", epochs=1).validate()
-    frames = list(training.Training(demo.lab).run(visitor, cfg, "glyph", lambda *a, **k: None))
-    assert runs[0].stopped and runs[0].killed
-    assert frames[-1][3].startswith(f"**Ended at the time cap** ({CAP} seconds on this public lab)")
-    assert f"did not stop within {training.STOP_GRACE} seconds of the time cap" in frames[-1][0]
-    assert demo.lab.trainer.slot.acquire(timeout=1)  # the next visitor's run can start
-    demo.lab.trainer.slot.release()
-    assert visitor.job is None and not visitor.waiting
-
-
 def test_a_flood_of_new_sessions_ends_the_empty_ones_first_and_never_a_training(tmp_path):
     from digitlab.serve.sessions import Correction, Sessions
 
-    sessions = Sessions(Policy(public=True, max_sessions=3), default=object(), root=tmp_path)
-    worker, training = sessions.visitor("has-corrections"), sessions.visitor("training")
+    sessions = Sessions(Policy(public=True, max_sessions=3), default=object(), root=tmp_path,
+                        busy=lambda session: session == "training")  # the job service: this one holds a place
+    worker = sessions.visitor("has-corrections")
+    sessions.visitor("training")
     worker.add_correction(Correction(view=None, label=1, answer=7, model_key="shipped"))
-    training.job = object()
     for n in range(50):  # a stranger's cheap calls, each with a new session hash
         sessions.visitor(f"stranger-{n}")
     assert len(sessions) == 3
@@ -338,11 +302,11 @@ def test_a_flood_of_new_sessions_ends_the_empty_ones_first_and_never_a_training(
 def test_a_training_error_names_the_visitors_upload_not_its_path_on_the_server(tmp_path):
     from types import SimpleNamespace
 
-    from digitlab.ui.training import private_paths_out
+    from digitlab.ui.runs import private_paths_out
 
-    visitor = SimpleNamespace(folder=tmp_path / "digitlab-session-x1y2")
-    zip_path = visitor.folder / "uploads" / "images-1.zip"
+    visitor = SimpleNamespace(folder=tmp_path / "digitlab-session-x1y2", lang="en")
+    zip_path = visitor.folder / "uploads" / "run-1" / "my-letters.zip"
     assert private_paths_out(f"{zip_path} has no readable train images.", visitor) == \
-        "Your upload has no readable train images."
+        "your upload has no readable train images."
     assert private_paths_out(f"the classes of {zip_path}: only 'a'", visitor) == "the classes of your upload: only 'a'"
     assert private_paths_out("unknown dataset 'x'", visitor) == "unknown dataset 'x'"

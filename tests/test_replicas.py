@@ -11,10 +11,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-import app
+from digitlab.ui.upload import built_in_samples
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+
+EXAMPLES = list(built_in_samples()["mnist"])  # the MNIST model's Upload samples
 
 
 def test_two_uvicorn_workers_answer_the_json_endpoint_the_same_way():
@@ -32,10 +34,10 @@ def test_two_uvicorn_workers_answer_the_json_endpoint_the_same_way():
             except OSError:
                 assert time.monotonic() < deadline, "the workers did not start"
                 time.sleep(0.5)
-        served_by, expected = set(), Path(app.EXAMPLES[0]).stem.split("_")[1]
+        served_by, expected = set(), Path(EXAMPLES[0]).stem.split("_")[1]
         for _ in range(60):
             request = urllib.request.Request(f"http://127.0.0.1:{port}/api/predict",
-                                             data=Path(app.EXAMPLES[0]).read_bytes())
+                                             data=Path(EXAMPLES[0]).read_bytes())
             try:
                 with urllib.request.urlopen(request, timeout=30) as response:
                     assert json.load(response)["label"] == expected

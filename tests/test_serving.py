@@ -1,16 +1,13 @@
 """The serving pieces: the Sketchpad that passes images through, and the process settings."""
 
-import io
 import os
 import platform
 
 import pytest
 from gradio.components.image_editor import AcceptBlobs, EditorData, EditorDataBlobs
 from gradio.data_classes import FileData
-from PIL import Image
 
 from digitlab.serve import process as serving
-from digitlab.serve.api import canvas_sized
 from digitlab.ui.components import MAX_WAITING, NOT_AN_UPLOAD, RawImage, RawSketchpad
 
 
@@ -97,15 +94,3 @@ def test_settings_already_in_the_environment_win(monkeypatch):
 
 def test_glibc_takes_the_allocator_settings():
     assert serving.keep_freed_memory() == (platform.libc_ver()[0] == "glibc")
-
-
-def png_of(width: int, height: int) -> bytes:
-    out = io.BytesIO()
-    Image.new("L", (width, height), 255).save(out, "PNG")
-    return out.getvalue()
-
-
-def test_the_json_endpoint_reads_canvases_on_the_loop_and_photos_on_a_thread():
-    assert canvas_sized(png_of(800, 800)) and canvas_sized(png_of(2000, 2000))
-    assert not canvas_sized(png_of(2001, 2000))  # a photo: a worker thread decodes it
-    assert canvas_sized(b"not an image")  # refused at once, wherever

@@ -147,7 +147,9 @@ def classifier_from_config(config: dict) -> Classifier:
     else:
         spec = config["spec"]
     check_budget(config["arch"], spec)
-    return Classifier(config["arch"], spec, float(config.get("temperature", 1.0)))
+    mirror = config.get("mirror")
+    return Classifier(config["arch"], spec, float(config.get("temperature", 1.0)),
+                      None if mirror is None else bool(mirror))
 
 
 def load_local(folder: str | Path) -> Classifier:

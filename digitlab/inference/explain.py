@@ -21,10 +21,22 @@ CHANNELS = 16  # activation maps shown per layer
 
 
 @dataclass
+class Layer:
+    """One convolution's activation maps, described by what it is: the n-th of `of`, its filters and size."""
+
+    number: int  # 1 for the first convolution
+    of: int  # convolutions in the model
+    filters: int  # its output channels
+    height: int
+    width: int
+    maps: np.ndarray  # (CHANNELS, h, w) float activations in [0, 1], its first channels
+
+
+@dataclass
 class Explanation:
     answer: int  # the class explained (the model's answer unless another was asked for)
     attribution: np.ndarray  # (S, S) float: positive pushed towards the answer, negative away
-    layers: list[tuple[str, np.ndarray]]  # (layer name, (CHANNELS, h, w) float activations in [0, 1])
+    layers: list[Layer]
 
 
 def baseline_of(model: Classifier, view: torch.Tensor) -> torch.Tensor:
@@ -52,10 +64,10 @@ def explain(model: Classifier, view: np.ndarray, answer: int | None = None) -> E
     attribution = IntegratedGradients(model).attribute(x, baselines=baseline_of(model, x), target=answer,
                                                        n_steps=STEPS, internal_batch_size=STEPS)
     shown = []
-    for name, out in layers:
+    for number, (_, out) in enumerate(layers, 1):
         maps = out[0, :CHANNELS].relu()
         peak = maps.flatten(1).max(1).values.clamp_min(1e-6)[:, None, None]
-        shown.append((name.removeprefix("backbone."), (maps / peak).numpy()))
+        shown.append(Layer(number, len(layers), out.shape[1], out.shape[2], out.shape[3], (maps / peak).numpy()))
     return Explanation(answer, attribution[0].sum(0).detach().numpy(), shown)
 
 
@@ -71,10 +83,10 @@ def heatmap(view: np.ndarray, attribution: np.ndarray, scale: int = 8) -> np.nda
     return out.repeat(scale, 0).repeat(scale, 1)
 
 
-def activation_grid(maps: np.ndarray, columns: int = 8, gap: int = 1) -> np.ndarray:
-    """(N, h, w) maps in [0, 1] tiled in rows of `columns`, grey uint8, each enlarged to at least 24 px."""
+def activation_grid(maps: np.ndarray, columns: int = 8, gap: int = 2, side: int = 48) -> np.ndarray:
+    """(N, h, w) maps in [0, 1] tiled in rows of `columns`, grey uint8, each enlarged to at least `side` px."""
     n, h, w = maps.shape
-    scale = max(1, 24 // max(h, w))
+    scale = max(1, side // max(h, w))
     tiles = (maps * 255).astype(np.uint8).repeat(scale, 1).repeat(scale, 2)
     rows = (n + columns - 1) // columns
     th, tw = tiles.shape[1:]

@@ -55,6 +55,18 @@ class Predictor:
         self.temperature = float(model.temperature)
         self.inference = inference_graph(self.model)
 
+    @property
+    def trainable(self) -> bool:
+        """Whether the model has PyTorch weights: it can explain its answers, be trained from and be pushed.
+        An ONNX file only reads."""
+        return isinstance(self.model, Classifier)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory its weights take: the model and its inference graph (a fused copy)."""
+        weights = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        return 2 * weights if self.trainable else weights
+
     @classmethod
     def from_pretrained(cls, source: str | Path | None = None, revision: str | None = None,
                         token: str | bool | None = None, local: bool = True) -> Predictor:
@@ -79,10 +91,6 @@ class Predictor:
 
     def predict(self, image: Any, top_k: int = 3) -> dict[str, float]:
         return self.predict_view(image, top_k)[0]
-
-    def predict_batch(self, images: Sequence[Any], k: int = 3) -> list[dict[str, float]]:
-        """Top-k for many images in one forward pass (each must be readable)."""
-        return self.rank([self.prepare(im) for im in images], [k] * len(images))
 
     def rank(self, views: Sequence[np.ndarray], ks: Sequence[int]) -> list[dict[str, float]]:
         """Top-ks[i] of views[i], for many views in one forward pass."""

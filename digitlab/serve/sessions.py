@@ -1,11 +1,12 @@
 """Per-visitor state and its lifetime: what one browser session made or chose, and nothing else.
 
 A Visitor holds the active model (starting as the shared, read-only default), the models it loaded,
-its training runs, its corrections, its training process and the folder its files live in. Sessions
-keeps them by Gradio's session hash, ends a session when its tab closes (demo.unload), when it has
-been idle too long, or when too many are open (the least recently used first), and ending one
-stops its training and removes its folder. Nothing here is shared between visitors but the
-read-only shipped models.
+its training runs, its corrections, its last sketch and the folder its files live in. Sessions keeps
+them by Gradio's session hash, ends a session when its tab closes (demo.unload), when it has been idle
+too long, or when too many are open, and ending one calls `on_end` (the job service stops its run) and
+removes its folder. A session that holds work (runs, loaded models, corrections, a place in the
+training line) is never ended for room while one that holds none is left; picking a shipped model is
+not work. New sessions per client and minute are bounded where the client can be told apart.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from digitlab.inference.predictor import Predictor
 from digitlab.policy import Policy
+from digitlab.serve.budgets import RateLimit, Refused
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class Run:
     number: int
     choice: ModelChoice
     records: list[dict]
-    config: dict
+    config: dict  # TrainConfig.to_dict()
     data: str
     seconds: float
     stopped: bool
@@ -57,13 +60,16 @@ class Run:
     notes: list[str] = field(default_factory=list)
     kind: str = "train"  # or "finetune" (on corrections)
     before_after: dict = field(default_factory=dict)  # fine-tuning: accuracy on the corrections and test set
+    command: str = ""  # the CLI command that repeats it
+    kept: bool = False  # the visitor asked to keep it: never dropped to make room
+    dropped: int | None = None  # the number of the run that made room for this one
 
     @property
     def test_acc(self) -> float | None:
         return self.records[-1]["test_acc"] if self.records else None
 
 
-@dataclass
+@dataclass(eq=False)
 class Correction:
     """A sample the visitor says the model misread: the view it read and the label it should have given."""
 
@@ -71,6 +77,7 @@ class Correction:
     label: int  # index into the model's labels
     answer: int  # what the model said
     model_key: str
+    names: tuple[str, ...] = ()  # the classes of the model it was made with
 
 
 class Visitor:
@@ -79,17 +86,19 @@ class Visitor:
     def __init__(self, session: str, default: ModelChoice, policy: Policy, root: Path | None = None):
         self.session = session
         self.root = root  # where the session's folder is made (None: the system's temp folder)
-        self.token = secrets.token_urlsafe(16)  # names this session to the browser's batched sketch events
+        self.token = secrets.token_urlsafe(16)  # names this session to the page's sketch route
         self.policy = policy
         self.active = self.default = default
+        self.lang = "en"
         self.loaded: list[ModelChoice] = []
         self.runs: list[Run] = []
         self.corrections: list[Correction] = []
         self.evaluations: dict[str, Any] = {}  # model key -> its Evaluation on its test set
+        self.test_data: dict[str, Any] = {}  # an own-images run's test split, decoded once: path -> Dataset
         self.shown: list[int] = []  # the test images the Evaluate gallery shows now
-        self.job = None  # the TrainingProcess while a run is under way
-        self.waiting = False  # a run waits for the trainer
-        self.stop_requested = False
+        self.last_sketch: bytes | None = None  # the newest drawing the sketch route read: Why and Wrong? use it
+        self.repos: list[str] = []  # Hub repos this visitor loaded or pushed (their browser keeps the list too)
+        self.canvas = {"mode": "digit", "k": 3}  # what their Sketch canvas is set to
         self.run_counter = 0
         self.last_seen = time.monotonic()
         self.lock = threading.RLock()
@@ -108,8 +117,8 @@ class Visitor:
 
     @property
     def holds_work(self) -> bool:
-        """Whether ending this session would lose something the visitor made or chose."""
-        return bool(self.runs or self.loaded or self.corrections) or self.active is not self.default
+        """Whether ending this session would lose something the visitor made (a shipped model is not theirs)."""
+        return bool(self.runs or self.loaded or self.corrections)
 
     def choices(self, shipped: list[ModelChoice]) -> list[ModelChoice]:
         """The picker: the shipped models, then what this visitor loaded and trained (newest first)."""
@@ -121,63 +130,84 @@ class Visitor:
 
     def add_loaded(self, choice: ModelChoice) -> None:
         with self.lock:
-            self.loaded = [c for c in self.loaded if c.key != choice.key][-(self.policy.runs_kept - 1):] + [choice]
+            others = [c for c in self.loaded if c.key != choice.key]
+            keep = [c for c in others if c is self.active]  # the active model stays in the list
+            rest = [c for c in others if c is not self.active][-(self.policy.loaded_kept - 1 - len(keep)):]
+            self.loaded = [c for c in others if c in keep or c in rest] + [choice]
 
-    def add_run(self, run: Run) -> None:
-        """Keep the newest runs; an older one's files go (the active model stays in memory if in use)."""
+    def next_run_number(self) -> int:
+        """The number the next run will get: runs are numbered 1, 2, 3... with no gaps."""
         with self.lock:
+            return self.run_counter + 1
+
+    def droppable(self) -> Run | None:
+        """The run that would go to make room for one more: the oldest neither active nor kept."""
+        with self.lock:
+            if len(self.runs) < self.policy.runs_kept:
+                return None
+            return next((r for r in self.runs if not r.kept and r.choice is not self.active), None)
+
+    def add_run(self, run: Run) -> Run | None:
+        """Keep a new run; when over the limit, the run droppable() names goes (its files too). Returns it."""
+        with self.lock:
+            self.run_counter = max(self.run_counter, run.number)
+            dropped = self.droppable()
+            if dropped is not None:
+                self.runs.remove(dropped)
+                shutil.rmtree(dropped.folder, ignore_errors=True)
+                if dropped.zip_path:
+                    dropped.zip_path.unlink(missing_ok=True)
+                self.evaluations = {k: v for k, v in self.evaluations.items()
+                                    if not k.startswith(dropped.choice.key + "|")}
             self.runs.append(run)
-            while len(self.runs) > self.policy.runs_kept:
-                old = self.runs.pop(0)
-                shutil.rmtree(old.folder, ignore_errors=True)
-                if old.zip_path:
-                    old.zip_path.unlink(missing_ok=True)
-                self.evaluations.pop(old.choice.key, None)
+            return dropped
 
     def add_correction(self, correction: Correction) -> None:
         with self.lock:
             self.corrections = self.corrections[-(self.policy.corrections_kept - 1):] + [correction]
 
-    def next_run_number(self) -> int:
-        with self.lock:
-            self.run_counter += 1
-            return self.run_counter
-
     def close(self) -> None:
-        """Stop this session's training and remove everything it owns."""
+        """Remove everything this session owns."""
         with self.lock:
             self.closed = True
-            job, self.job = self.job, None
-            if job is not None:
-                job.kill()
             self.runs.clear()
             self.loaded.clear()
             self.corrections.clear()
             self.evaluations.clear()
+            self.test_data.clear()
+            self.last_sketch = None
             if self._folder is not None:
                 shutil.rmtree(self._folder, ignore_errors=True)
                 self._folder = None
 
 
 class Sessions:
-    """The visitors of one app, by Gradio session hash, bounded in number and idle time."""
+    """The visitors of one app, by Gradio session hash, bounded in number, idle time and rate of creation."""
 
-    def __init__(self, policy: Policy, default: ModelChoice, root: Path | None = None):
+    def __init__(self, policy: Policy, default: ModelChoice, root: Path | None = None,
+                 busy: Callable[[str], bool] = lambda session: False,
+                 on_end: Callable[[str], None] = lambda session: None):
         self.policy = policy
         self.default = default
         self.root = root
+        self.busy, self.on_end = busy, on_end
         self._visitors: OrderedDict[str, Visitor] = OrderedDict()
         self._tokens: dict[str, str] = {}
+        self._new_per_client = RateLimit(policy.new_sessions_per_minute)
         self._lock = threading.Lock()
 
-    def visitor(self, session: str | None) -> Visitor:
-        """This session's Visitor, made on first use; ends idle and surplus sessions on the way."""
+    def visitor(self, session: str, client: str | None = None) -> Visitor:
+        """This session's Visitor, made on first use (Refused when this client opened too many this minute);
+        ends idle and surplus sessions on the way."""
         if not session:
             raise ValueError("a visitor needs a session")
         ended: list[Visitor] = []
         with self._lock:
             visitor = self._visitors.get(session)
             if visitor is None:
+                if client is not None and not self._new_per_client.allow(client):
+                    raise Refused("Too many new sessions from your address this minute; wait a minute and "
+                                  "reload the page.")
                 visitor = Visitor(session, self.default, self.policy, self.root)
                 self._visitors[session] = visitor
                 self._tokens[visitor.token] = session
@@ -185,11 +215,16 @@ class Sessions:
             self._visitors.move_to_end(session)
             ended += self._expired(keep=session)
         for old in ended:
-            old.close()
+            self._close(old)
         return visitor
 
+    def by_session(self, session: str | None) -> Visitor | None:
+        """The Visitor of a session that exists, or None (never made here)."""
+        with self._lock:
+            return self._visitors.get(session or "")
+
     def by_token(self, token: str | None) -> Visitor | None:
-        """The Visitor a batched sketch event names, or None (then the default model answers)."""
+        """The Visitor a page's token names (the sketch route), or None."""
         with self._lock:
             session = self._tokens.get(token or "")
             visitor = self._visitors.get(session) if session else None
@@ -204,22 +239,20 @@ class Sessions:
             if visitor is not None:
                 self._tokens.pop(visitor.token, None)
         if visitor is not None:
-            visitor.close()
+            self._close(visitor)
 
-    def sweep(self) -> None:
-        with self._lock:
-            ended = self._expired()
-        for old in ended:
-            old.close()
+    def _close(self, visitor: Visitor) -> None:
+        self.on_end(visitor.session)
+        visitor.close()
 
     def _expired(self, keep: str | None = None) -> list[Visitor]:
         """Pop sessions idle too long, then those beyond the limit; the caller closes them.
 
-        Beyond the limit, sessions that hold nothing go first (oldest first), so a flood of new
-        sessions cannot end a visitor's work; a session that is training or waiting to is never ended.
+        Beyond the limit, sessions that hold nothing go first (least recently seen first), so a flood of
+        new sessions cannot end a visitor's work; a session that is training or waiting to is never ended.
         """
         now = time.monotonic()
-        busy = {s for s, v in self._visitors.items() if v.job is not None or v.waiting or s == keep}
+        busy = {s for s in self._visitors if s == keep or self.busy(s)}
         idle = [s for s, v in self._visitors.items()
                 if s not in busy and now - v.last_seen > self.policy.session_idle_seconds]
         surplus = len(self._visitors) - len(idle) - self.policy.max_sessions
@@ -243,4 +276,4 @@ class Sessions:
             self._visitors.clear()
             self._tokens.clear()
         for visitor in visitors:
-            visitor.close()
+            self._close(visitor)

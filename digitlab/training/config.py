@@ -1,60 +1,123 @@
-"""One flat, typed set of training settings; `asdict(cfg)` travels with every record and model card."""
+"""A training run, defined once: every setting is a field of TrainConfig, and each field says what the front
+ends need (its help, its command-line flag, whether the Train form shows it, its bounds, its choices).
+The CLI's options, the worker's argv, the Train form and the /train API are all made from these fields;
+`asdict(cfg)` travels with every record and model card, and TrainConfig.from_dict reads it back.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from typing import Any
 
 OPTIMIZERS = ("adamw", "sgd")
 FREEZE = ("none", "backbone")
+VIEWS = ("glyph", "photo")
+SOURCES = ("auto", "sample", "download")  # or a folder / archive path (locally)
+
+
+def setting(default: Any, help: str, *, form: bool = False, choices: Callable[[], list] | tuple | None = None,
+            lo: float | None = None, hi: float | None = None, flag: str | None = None, what: str | None = None) -> Any:
+    """A TrainConfig field: `help` (for --help and the form's hint), `form` (the Train tab shows it),
+    `choices` (a tuple, or a function giving them: the registries load lazily), `lo`/`hi` (bounds),
+    `flag` (the CLI option, when not --<name with dashes>), `what` (its name in messages, when not its own)."""
+    meta = dict(help=help, form=form, choices=choices, lo=lo, hi=hi, flag=flag, what=what)
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def datasets() -> list[str]:
+    from digitlab.data import DATASETS
+
+    return list(DATASETS)
+
+
+def architectures() -> list[str]:
+    from digitlab.models import list_models
+
+    return list_models()
 
 
 @dataclass
 class TrainConfig:
-    arch: str = "digitnet"  # registry name, see digitlab.models.list_models(); with `init`, that model's own
-    dataset: str = "mnist"  # a built-in dataset (digitlab.data.DATASETS) or "folder" for your own images
-    data: str = "auto"  # "auto", "sample", "download", or a folder / archive of the dataset
-    epochs: int = 3
-    batch_size: int = 128  # the global batch: under torchrun it is split between the processes
-    lr: float = 3e-3  # peak learning rate of the one-cycle schedule
-    optimizer: str = "adamw"  # "adamw" or "sgd" (Nesterov)
-    momentum: float = 0.9  # SGD's
-    weight_decay: float = 5e-4
-    norm_lr: float = 1.0  # batch-norm parameters learn this many times faster (weight decay scaled down as much)
-    betas: tuple[float, float] = (0.9, 0.999)  # AdamW's; lower ones adapt faster in one-epoch runs
-    cycle_momentum: bool = True  # one-cycle also sweeps momentum / beta1 between 0.95 and 0.85
-    label_smoothing: float = 0.1
-    augment: bool = True  # batched on the device: affine + stroke width for glyphs, flip + shift for photos
-    calibration: float = 0.05  # share of the training images held out to fit the softmax temperature; 0: none
-    init: str = ""  # start from this model (folder or Hub repo id) instead of from scratch
-    freeze: str = "none"  # with init: "backbone" trains only the (new) head, "none" fine-tunes everything
-    compile: bool = False  # torch.compile the training model; falls back with a warning where it cannot run
-    seed: int = 0
-    device: str = "auto"  # "auto" picks CUDA when present, else CPU
-    eval_batch_size: int = 0  # 0: as suits the device (digitlab.training.evaluate.CPU_BATCH, GPU_BATCH)
+    dataset: str = setting("mnist", "what to learn: a built-in dataset, or 'folder' for your own images",
+                           form=True, choices=datasets)
+    data: str = setting("auto", "where the data comes from: 'auto' (the full data where found or downloadable, "
+                        "else the shipped sample), 'sample', 'download', or a folder or archive of it",
+                        form=True, flag="--data-dir")
+    view: str = setting("glyph", "with --dataset folder: your images are handwriting (glyph) or photos (photo)",
+                        form=True, choices=VIEWS)
+    arch: str = setting("digitnet", "the architecture (with --init: that model's own)", form=True,
+                        choices=architectures)
+    epochs: int = setting(3, "passes over the training images", form=True, lo=1, hi=1000)
+    batch_size: int = setting(128, "images per step (the global batch: under torchrun it is split between the "
+                              "processes)", form=True, lo=1, hi=65536)
+    lr: float = setting(3e-3, "peak learning rate of the one-cycle schedule", form=True, lo=1e-6, hi=10.0,
+                        what="learning rate")
+    optimizer: str = setting("adamw", "the optimizer: AdamW, or SGD with Nesterov momentum", form=True,
+                             choices=OPTIMIZERS)
+    momentum: float = setting(0.9, "SGD's momentum", lo=0.0, hi=0.999)
+    weight_decay: float = setting(5e-4, "decoupled weight decay", lo=0.0, hi=1.0)
+    norm_lr: float = setting(1.0, "batch-norm parameters learn this many times faster (their weight decay is "
+                             "scaled down as much)", lo=1e-3, hi=1000.0)
+    betas: tuple[float, float] = setting((0.9, 0.999), "AdamW's betas; lower ones adapt faster in one-epoch runs")
+    cycle_momentum: bool = setting(True, "the one-cycle schedule also sweeps momentum (beta1) between 0.95 and 0.85")
+    label_smoothing: float = setting(0.1, "label smoothing", lo=0.0, hi=0.999)
+    augment: bool = setting(True, "random shifts, turns and stroke widths for glyphs; flips and shifts for photos",
+                            form=True)
+    calibration: float = setting(0.05, "share of the training images held out to fit the softmax temperature "
+                                 "(0: none)", lo=0.0, hi=0.49)
+    init: str = setting("", "start from this model (a folder or Hub repo id) instead of from scratch", form=True)
+    freeze: str = setting("none", "with init: 'backbone' trains only the new head, 'none' fine-tunes everything",
+                          form=True, choices=FREEZE)
+    compile: bool = setting(False, "torch.compile the training model (falls back with a note where it cannot run)",
+                            form=True)
+    seed: int = setting(0, "random seed", form=True, lo=0, hi=2**31 - 1)
+    device: str = setting("auto", "cpu, cuda or auto (CUDA when present)")
+    eval_batch_size: int = setting(0, "images per evaluation batch (0: as suits the device)", lo=0, hi=65536)
 
     def validate(self) -> TrainConfig:
-        """Raise ValueError naming the first setting out of range."""
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise ValueError(f"learning rate must be positive, got {self.lr}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose from {list(OPTIMIZERS)}")
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
-        if not self.norm_lr > 0:
-            raise ValueError(f"the batch-norm learning-rate factor must be positive, got {self.norm_lr}")
-        if not 0 <= self.calibration < 0.5:
-            raise ValueError(f"the calibration share must be in [0, 0.5), got {self.calibration}")
-        if self.freeze not in FREEZE:
-            raise ValueError(f"unknown freeze {self.freeze!r}; choose from {list(FREEZE)}")
+        """Raise ValueError naming the first setting out of its bounds or choices."""
+        for f in fields(self):
+            value, meta = getattr(self, f.name), f.metadata
+            what = meta["what"] or f.name.replace("_", " ")
+            choices = meta["choices"]() if callable(meta["choices"]) else meta["choices"]
+            if choices is not None and value not in choices:
+                raise ValueError(f"unknown {what} {str(value)[:40]!r}; choose from {list(choices)}")
+            if meta["lo"] is not None and not meta["lo"] <= value <= meta["hi"]:
+                raise ValueError(f"{what} must be from {meta['lo']:g} to {meta['hi']:g}, got {value}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas}")
         if self.freeze != "none" and not self.init:
             raise ValueError("freezing the backbone needs a model to start from (init)")
         return self
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """Rebuild from asdict() (JSON turns the betas into a list); unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        if "betas" in values:
+            values["betas"] = tuple(values["betas"])
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def settings() -> list:
+    """The fields of TrainConfig, in order: what every front end is made from."""
+    return list(fields(TrainConfig))
+
+
+def form_settings() -> list:
+    """The settings the Train tab shows (the rest come from the dataset's recipe)."""
+    return [f for f in fields(TrainConfig) if f.metadata["form"]]
+
+
+def default_of(f) -> Any:
+    return f.default if f.default is not MISSING else f.default_factory()
 
 
 # Named starting points: "fast" is the quickest route to >= 99 % on MNIST, "accurate" made weights/;
@@ -77,3 +140,34 @@ def preset(name: str, **overrides) -> TrainConfig:
     known = {f.name for f in fields(TrainConfig)}
     kept = {k: v for k, v in overrides.items() if v is not None and k in known}
     return replace(TrainConfig(**PRESETS[name]), **kept)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What the Train tab opens on for a dataset: the `fast` preset's hidden settings, these shown ones, and
+    what it reaches on the full data (test accuracy %, training seconds on 2 CPU cores; /tmp/recipes)."""
+
+    epochs: int
+    augment: bool
+    reach: float  # test accuracy % on the full data
+    seconds: float
+    arch: str = "speednet"
+    batch_size: int = 256
+    lr: float = 1e-2
+    optimizer: str = "adamw"
+
+    def config(self, **form) -> TrainConfig:
+        shown = dict(arch=self.arch, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                     optimizer=self.optimizer, augment=self.augment)
+        return preset("fast", **{**shown, **form})
+
+
+# Measured with scripts/bench_recipes.py on the full datasets (2 CPU cores): speednet learns each of them in
+# seconds to a minute, so a visitor sees a whole run; the `accurate` and `photos` presets reach more in hours.
+RECIPES: dict[str, Recipe] = {
+    "mnist": Recipe(epochs=3, augment=True, reach=99.4, seconds=12),
+    "fashion-mnist": Recipe(epochs=3, augment=True, reach=89.8, seconds=15),
+    "chinese-mnist": Recipe(epochs=3, augment=False, reach=98.6, seconds=17),
+    "cifar10": Recipe(epochs=10, augment=True, reach=77.0, seconds=60),
+    "folder": Recipe(epochs=10, augment=True, reach=0.0, seconds=0),
+}

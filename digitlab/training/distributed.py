@@ -1,15 +1,16 @@
 """Training under torchrun: PyTorch's own DistributedDataParallel, gloo on CPU, NCCL on CUDA.
 
 `torchrun --nproc-per-node N -m digitlab train ...` starts N processes with RANK, WORLD_SIZE and a
-rendezvous in their environment; current() joins the group once and says who this process is.
-A single process (no WORLD_SIZE, or 1) gets None: no process group, no DDP wrapper, the same path as ever.
+rendezvous in their environment; the entry point joins the group (join) and leaves it at its end (leave),
+and hands the Group to train(). A single process gets None: no process group, no DDP wrapper.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 
 import torch
 
@@ -42,22 +43,21 @@ class Group:
         return tuple(bool(o) if isinstance(v, bool) else o for o, v in zip(out, values, strict=True))
 
 
-TRACE_ENV = "DIGITLAB_TRACE_SHARDS"  # a folder: each process writes the training images it saw, per epoch
+def shard_tracer(folder: str, group: Group | None) -> Callable[[int, list[int]], None]:
+    """An on_indices callback for train(): each process appends the training images it saw, per epoch, to
+    <folder>/rank-<n>.jsonl (the tests of the sharding read them)."""
+    rank = group.rank if group else 0
 
-
-def trace(rank: int, epoch: int, indices: list[int]) -> None:
-    """Record which training images this process trained on in `epoch` (for tests of the sharding)."""
-    folder = os.environ.get(TRACE_ENV)
-    if folder:
-        import json
-
+    def write(epoch: int, indices: list[int]) -> None:
         with open(os.path.join(folder, f"rank-{rank}.jsonl"), "a") as f:
             f.write(json.dumps({"epoch": epoch, "indices": indices}) + "\n")
 
+    return write
 
-@cache
-def current() -> Group | None:
-    """This process's place in the torchrun group, joined on first call; None for a single process."""
+
+def join() -> Group | None:
+    """Join the torchrun group this process was started in (its entry point calls this once, and leave() at
+    its end); None for a single process: no process group, no DDP, the same path as ever."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return None
@@ -70,6 +70,13 @@ def current() -> Group | None:
         backend = "nccl"
     else:
         device, backend = torch.device("cpu"), "gloo"
-    if not dist.is_initialized():
-        dist.init_process_group(backend)
+    dist.init_process_group(backend)
     return Group(rank, world, device)
+
+
+def leave(group: Group | None) -> None:
+    """Destroy the process group join() made."""
+    if group is not None:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()

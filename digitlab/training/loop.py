@@ -10,7 +10,6 @@ generator; under torchrun (digitlab.training.distributed) each process trains on
 from __future__ import annotations
 
 import math
-import os
 import shlex
 import threading
 import time
@@ -26,9 +25,8 @@ from digitlab.data.registry import load_dataset
 from digitlab.models import Classifier
 from digitlab.models.threads import TORCH_THREADS
 from digitlab.models.transfer import freeze_backbone, start_from
-from digitlab.training import distributed
 from digitlab.training.config import TrainConfig
-from digitlab.training.distributed import TRACE_ENV, trace
+from digitlab.training.distributed import Group
 from digitlab.training.evaluate import evaluate, fit_temperature
 
 
@@ -126,6 +124,20 @@ def train_mode(model: torch.nn.Module) -> None:
             m.eval()
 
 
+def one_cycle(optimizer: torch.optim.Optimizer, steps: int, cycle_momentum: bool):
+    """The one-cycle schedule over `steps` optimizer steps: a quarter rising, then annealed to the end.
+
+    OneCycleLR's last phase ends at step `total_steps - 1`, and a run steps it `steps` times: given
+    total_steps=steps, the cosine runs past its end at the last step and the rate rises again (a 10-step run:
+    4e-08 after epoch 9, 4e-04 after epoch 10). One step more keeps the whole run inside the schedule.
+    OneCycleLR also divides by pct_start * total_steps - 1, which must not be 0 (4 steps at a quarter).
+    """
+    total = steps + 1
+    pct = 0.3 if total == 4 else 0.25
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                                               total_steps=total, pct_start=pct, cycle_momentum=cycle_momentum)
+
+
 def holdout_split(labels: torch.Tensor, share: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(train indices, held-out indices): `share` of each class held out for calibration, seeded."""
     keep, held = [], []
@@ -153,7 +165,8 @@ def try_compile(model: torch.nn.Module, sample: torch.Tensor) -> tuple[torch.nn.
 
 def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg: TrainConfig, view: str,
                     order_gen: torch.Generator, aug_gen: torch.Generator, stop: threading.Event | None,
-                    on_batch: Callable[[int, int], None] | None, shard: tuple[int, int] = (0, 1), epoch: int = 0):
+                    on_batch: Callable[[int, int], None] | None, shard: tuple[int, int] = (0, 1), epoch: int = 0,
+                    on_indices: Callable[[int, list[int]], None] | None = None):
     """Run one epoch; return (summed loss, correct, samples seen) of this process's shard.
 
     Every process draws the same permutation and takes its share of each global batch.
@@ -166,14 +179,13 @@ def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg
     steps = math.ceil(n / cfg.batch_size)
     loss_sum = torch.zeros((), device=images.device)
     correct = torch.zeros((), device=images.device, dtype=torch.long)
-    seen, tracing = 0, bool(os.environ.get(TRACE_ENV))
-    shard = []
+    seen, indices = 0, []
     for step in range(steps):
         if stop is not None and stop.is_set():
             break
         idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size][rank::world]
-        if tracing:
-            shard += idx.tolist()
+        if on_indices is not None:
+            indices += idx.tolist()
         x, y = as_pixels(images[idx]), labels[idx]
         if cfg.augment:
             x = AUGMENTATIONS[view](x, aug_gen).contiguous(memory_format=torch.channels_last)
@@ -188,23 +200,24 @@ def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg
         seen += len(y)
         if on_batch is not None:
             on_batch(step + 1, steps)
-    if tracing:
-        trace(rank, epoch, shard)
+    if on_indices is not None:
+        on_indices(epoch, indices)
     return loss_sum, correct, seen
 
 
 def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: threading.Event | None = None,
-          on_batch: Callable[[int, int], None] | None = None,
-          watch: torch.Tensor | None = None) -> Iterator[EpochRecord | Note | TrainResult]:
+          on_batch: Callable[[int, int], None] | None = None, watch: torch.Tensor | None = None,
+          group: Group | None = None,
+          on_indices: Callable[[int, list[int]], None] | None = None) -> Iterator[EpochRecord | Note | TrainResult]:
     """Train a model: yield Notes as they come, an EpochRecord per epoch, then the TrainResult.
 
     `watch`: test images (N, C, S, S) uint8 whose answers each record carries (the app's gallery of
-    answers that change as the model learns). Nothing outside this generator is touched: an app's
-    active model stays as it was.
+    answers that change as the model learns). `group`: the torchrun group the caller joined (each process
+    trains on its shard of every batch); `on_indices(epoch, indices)`: the training images this process saw.
+    Nothing outside this generator is touched: an app's active model stays as it was.
     """
     cfg = (cfg or TrainConfig()).validate()
-    data = data if data is not None else load_dataset(cfg.dataset, cfg.data)
-    group = distributed.current()  # None for a single process: no process group, no DDP
+    data = data if data is not None else load_dataset(cfg.dataset, cfg.data, view=cfg.view)
     shard = (group.rank, group.world) if group else (0, 1)
     device = group.device if group else pick_device(cfg.device)
     notes = list(data.notes)
@@ -230,6 +243,7 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
         if hasattr(model.backbone, "init_from_data"):  # a data-dependent first layer (airnet's whitening)
             with torch.no_grad():
                 model.backbone.init_from_data((as_pixels(data.train_images[train_idx[:5000]]) - model.mean) / model.std)
+    model.mirror = cfg.augment and data.spec.view == "photo"  # flips in training: the mirror reads too
     model = model.to(device, memory_format=torch.channels_last)
     step_model = group.wrap(model) if group else model
     if cfg.compile:
@@ -239,11 +253,7 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
             yield Note(why_not)
     optimizer = make_optimizer(model, cfg)
     steps = math.ceil(len(train_y) / cfg.batch_size)
-    total = cfg.epochs * steps
-    # OneCycleLR divides by pct_start * total - 1, which is 0 for a run of exactly 4 steps at a quarter.
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
-                                                    total_steps=total, pct_start=0.3 if total == 4 else 0.25,
-                                                    cycle_momentum=cfg.cycle_momentum)
+    scheduler = one_cycle(optimizer, cfg.epochs * steps, cfg.cycle_momentum)
     records: list[EpochRecord] = []
     measured = None  # the weights the last record describes: a stop mid-epoch returns these
     stopped = False
@@ -251,7 +261,8 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
         torch.set_num_threads(TORCH_THREADS)
         start = time.perf_counter()
         loss_sum, correct, seen = train_one_epoch(model, step_model, train_x, train_y, optimizer, scheduler, cfg,
-                                                  data.spec.view, order_gen, aug_gen, stop, on_batch, shard, epoch)
+                                                  data.spec.view, order_gen, aug_gen, stop, on_batch, shard, epoch,
+                                                  on_indices)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start

@@ -1,67 +1,63 @@
 """A training run in its own process, so the server keeps answering while it learns.
 
-The app starts `python -m digitlab.training.worker` at a lower CPU priority with one JSON job on stdin; the
-worker runs the same train() generator and writes one JSON event per line on stdout (a note,
-batch progress, an epoch record, then the saved model's folder or a plain error). A line "stop"
-on stdin ends the run after the current batch; closing the session kills the process, and with it
-every byte of memory the run used.
+The app starts `python -m digitlab.training.worker` at a lower CPU priority; the worker loads torch and
+the training code first, then waits for its Job on stdin (so a process started ahead of time is warm),
+trains with the same train() generator as the CLI, and writes typed events (training.protocol) on
+stdout. "stop" on stdin ends the run after the current batch; killing the process frees every byte the
+run used. Its stderr (a library's warning, the traceback of a failure) goes to the server's log.
 """
 
 from __future__ import annotations
 
-import json
+import base64
+import logging
 import os
 import queue
 import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
+from digitlab.training import protocol
+from digitlab.training.protocol import STOP, Done, Event, Failed, Job, Progress, Record, Started
+
 NICE = 10  # below the server: a prediction never waits behind a training batch
-STOP = "stop"
+WATCHED = 20  # test images whose answers the app shows changing, epoch by epoch
+log = logging.getLogger(__name__)
 
 
-@dataclass
-class Job:
-    """What the worker trains: the settings (TrainConfig fields), where the data comes from, where to save."""
+class WorkerProcess:
+    """One worker process: start() it ahead of time, run(job) when it is needed, then iterate events();
+    stop() ends the run between batches, kill() at once."""
 
-    config: dict
-    out: str  # folder the model is saved to
-    view: str = "glyph"  # own images: glyph or photo
-    argv: list[str] = field(default_factory=list)  # the CLI command that repeats the run, for the card
-    corrections: str | None = None  # fine-tune on these (an .npz, training.finetune) mixed with a replay of the data
-
-
-@dataclass
-class Event:
-    kind: str  # "note", "progress", "record", "done", "error"
-    data: dict
-
-
-class TrainingProcess:
-    """One running worker: iterate events(), stop() between batches, kill() at once."""
-
-    def __init__(self, job: Job, threads: int | None = None, nice: int = NICE):
+    def __init__(self, threads: int | None = None, nice: int = NICE):
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "DIGITLAB_NICE": str(nice)}
         if threads:
             env["OMP_NUM_THREADS"] = str(threads)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "digitlab.training.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=env, text=True, bufsize=1,
-        )
-        self.proc.stdin.write(json.dumps(asdict(job)) + "\n")
-        self.proc.stdin.flush()
+        self.proc = subprocess.Popen([sys.executable, "-m", "digitlab.training.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, bufsize=1)
         self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
         self.stopped = False
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._log_stderr, daemon=True).start()
 
     def _read(self) -> None:
         for line in self.proc.stdout:
             self.lines.put(line)
         self.lines.put(None)
+
+    def _log_stderr(self) -> None:
+        for line in self.proc.stderr:
+            if line.strip():
+                log.warning("training worker %s: %s", self.proc.pid, line.rstrip())
+
+    def run(self, job: Job) -> None:
+        self.proc.stdin.write(job.to_json() + "\n")
+        self.proc.stdin.flush()
 
     def events(self, poll: float = 0.5) -> Iterator[Event | None]:
         """Events as they come; None every `poll` seconds of silence (time to check a deadline)."""
@@ -73,15 +69,13 @@ class TrainingProcess:
                 continue
             if line is None:
                 code = self.proc.wait()
-                if code != 0:
-                    yield Event("error", {"message": "The training process ended unexpectedly "
-                                                     f"(exit code {code}); try fewer epochs or a smaller batch."})
+                if code != 0 and not self.stopped:
+                    log.warning("training worker %s ended with exit code %s", self.proc.pid, code)
+                    yield Failed("The training process ended unexpectedly; try fewer epochs or a smaller batch.")
                 return
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a library printed to stdout; not ours
-            yield Event(event.get("kind", ""), event.get("data", {}))
+            event = protocol.from_json(line)
+            if event is not None:
+                yield event
 
     def stop(self) -> None:
         """End after the current batch; the epochs done so far are kept."""
@@ -104,20 +98,13 @@ class TrainingProcess:
             except OSError:
                 pass
 
-    @property
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
 
 # ---------------------------------------------------------------- the worker side
 
 
-def emit(kind: str, **data) -> None:
-    sys.stdout.write(json.dumps({"kind": kind, "data": data}) + "\n")
+def emit(event: Event) -> None:
+    sys.stdout.write(protocol.to_json(event) + "\n")
     sys.stdout.flush()
-
-
-WATCHED = 20  # test images whose answers the app shows changing, epoch by epoch
 
 
 def watched(data) -> list[int]:
@@ -128,68 +115,76 @@ def watched(data) -> list[int]:
 
 
 def run(job: Job, stop: threading.Event) -> None:
-    """Train as the job says and save the result; every failure becomes one "error" event."""
+    """Train as the job says and save the result; every failure becomes one Failed event."""
     from digitlab.data.dataset import DataError
-    from digitlab.data.registry import load_dataset
-    from digitlab.hub import WeightsError, load_model, save_model
-    from digitlab.training.config import TrainConfig
-    from digitlab.training.loop import Note, TrainResult, card_data, train
-    from digitlab.vision.pictures import png_bytes, view_image
+    from digitlab.hub import WeightsError
 
     try:
-        cfg = TrainConfig(**{**job.config, "betas": tuple(job.config.get("betas", (0.9, 0.999)))}).validate()
-        data = base = load_dataset(cfg.dataset, cfg.data, view=job.view)
-        if job.corrections:
-            from digitlab.training.finetune import with_corrections
-
-            data = with_corrections(base, Path(job.corrections), cfg.seed)
-        watch = watched(base)
-        import base64
-
-        gallery = [{"png": base64.b64encode(png_bytes(view_image(base.test_images[i].numpy()))).decode(),
-                    "label": int(base.test_labels[i])} for i in watch]
-        emit("start", data=str(data), train=len(data.train_labels), test=len(data.test_labels),
-             spec=data.spec.to_dict(), watched=gallery)
-        shown = 0.0
-
-        def on_batch(step: int, steps: int) -> None:
-            nonlocal shown
-            if time.monotonic() - shown > 0.25 or step == steps:  # no more than 4 updates a second
-                shown = time.monotonic()
-                emit("progress", step=step, steps=steps)
-
-        for item in train(cfg, data=data, stop=stop, on_batch=on_batch, watch=base.test_images[watch]):
-            if isinstance(item, Note):
-                emit("note", text=item.text)
-            elif isinstance(item, TrainResult):
-                compared = {}
-                if item.records:
-                    save_model(item.model, job.out, card=card_data(item, job.argv))
-                    if job.corrections:
-                        from digitlab.training.finetune import before_after
-
-                        compared = before_after(load_model(cfg.init), item.model, data, Path(job.corrections),
-                                                item.evaluation.get("accuracy"))
-                emit("done", out=job.out if item.records else None, stopped=item.stopped,
-                     calibration=item.calibration, arch=item.model.arch, data=item.data,
-                     config=asdict(item.config), notes=item.notes, before_after=compared)
-            else:
-                emit("record", **item.as_dict())
+        train_job(job, stop)
     except (DataError, WeightsError, ValueError, OSError) as err:
-        emit("error", message=" ".join(str(err).split()))
-    except Exception as err:  # never a traceback to the visitor: the type names what went wrong
-        emit("error", message=f"Training failed ({type(err).__name__}).")
+        emit(Failed(" ".join(str(err).split())))
+    except Exception:  # the visitor gets a sentence; the server's log the traceback (this stderr)
+        traceback.print_exc()
+        emit(Failed("Training failed on an unexpected error; it is in the server's log."))
+
+
+def train_job(job: Job, stop: threading.Event) -> None:
+    from digitlab.data.registry import load_dataset
+    from digitlab.hub import load_model, save_model
+    from digitlab.training import loop
+    from digitlab.training.config import TrainConfig
+    from digitlab.vision.pictures import png_bytes, view_image
+
+    cfg = TrainConfig.from_dict(job.config).validate()
+    data = base = load_dataset(cfg.dataset, cfg.data, view=cfg.view)
+    if job.corrections:
+        from digitlab.training.finetune import with_corrections
+
+        data = with_corrections(base, Path(job.corrections), cfg.seed)
+    watch = watched(base)
+    gallery = [{"png": base64.b64encode(png_bytes(view_image(base.test_images[i].numpy()))).decode(),
+                "label": int(base.test_labels[i])} for i in watch]
+    emit(Started(str(data), len(data.train_labels), len(data.test_labels), data.spec.to_dict(), gallery))
+    shown = 0.0
+
+    def on_batch(step: int, steps: int) -> None:
+        nonlocal shown
+        if time.monotonic() - shown > 0.25 or step == steps:  # no more than 4 updates a second
+            shown = time.monotonic()
+            emit(Progress(step, steps))
+
+    for item in loop.train(cfg, data=data, stop=stop, on_batch=on_batch, watch=base.test_images[watch]):
+        if isinstance(item, loop.Note):
+            emit(protocol.Note(item.text))
+        elif isinstance(item, loop.EpochRecord):
+            emit(Record(item.as_dict()))
+        else:
+            compared = {}
+            if item.records:
+                save_model(item.model, job.out, card=loop.card_data(item, job.argv))
+                if job.corrections:
+                    from digitlab.training.finetune import before_after
+
+                    compared = before_after(load_model(cfg.init), item.model, data, Path(job.corrections),
+                                            item.evaluation.get("accuracy"))
+            emit(Done(job.out if item.records else None, item.stopped, item.model.arch, item.data,
+                      asdict(item.config), item.calibration, item.notes, compared))
 
 
 def main() -> None:
     if hasattr(os, "nice"):
         os.nice(int(os.environ.get("DIGITLAB_NICE", "0")))
-    job = Job(**json.loads(sys.stdin.readline()))
+    import digitlab.training.loop  # noqa: F401 - torch and the loop load before the job comes: a spare is warm
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        return  # the app closed a spare it did not need
+    job = Job.from_json(line)
     stop = threading.Event()
 
     def watch_stdin() -> None:
-        for line in sys.stdin:
-            if line.strip() == STOP:
+        for command in sys.stdin:
+            if command.strip() == STOP:
                 stop.set()
         stop.set()  # the server went away: end after this batch
 

@@ -157,6 +157,17 @@ class CheckedNumber(gr.Number):
         return payload
 
 
+class CheckedDropdown(gr.Dropdown):
+    """A dropdown whose choice the handler checks, as CheckedSlider (a value outside the choices, or a
+    folder typed locally, reaches the handler, which says what it makes of it)."""
+
+    def get_block_name(self) -> str:
+        return "dropdown"
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+
+
 class CheckedRadio(gr.Radio):
     """Radio buttons whose choice the handler checks, as CheckedSlider (a value outside the choices
     is named in a plain message, not a traceback)."""

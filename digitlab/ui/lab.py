@@ -1,17 +1,22 @@
-"""The app's shared state: its policy, the shipped models, the visitors' sessions, the trainer slot.
+"""The app's shared state (policy, shipped models, sessions, the job service, the fair pool) and what every
+handler needs: the caller's Visitor, input checks a stranger cannot get past, plain errors, and one wrapper
+that turns an unexpected failure into a sentence for the visitor and a traceback in the server's log.
 
 Only read-only things are shared between visitors (the shipped models, the policy); everything a
-visitor makes or chooses lives in their Visitor (digitlab.serve.sessions). Handlers turn package errors
-into gr.Error with a plain message, and check every input a stranger could send.
+visitor makes or chooses lives in their Visitor (digitlab.serve.sessions).
 """
 
 from __future__ import annotations
 
+import functools
 import html
+import inspect
+import logging
 import math
 import re
-import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 from gradio.utils import get_upload_folder
@@ -20,14 +25,40 @@ from digitlab import hub
 from digitlab.hub import shipped_weights
 from digitlab.inference.predictor import Predictor
 from digitlab.policy import Policy
+from digitlab.serve.api import BodyBudget
+from digitlab.serve.budgets import FairPool, Refused, Superseded, client_key
 from digitlab.serve.sessions import ModelChoice, Sessions, Visitor
+from digitlab.training.jobs import Jobs
+from digitlab.training.worker import WorkerProcess
+from digitlab.ui.text import language_of, say, words
+
+log = logging.getLogger("digitlab.ui")
+
+words({
+    "error.no_session": ("This call has no session, and everything here belongs to one: call it through gradio_client "
+                         "(or join the queue with a session_hash), or use POST /api/predict.",
+                         "这个请求没有会话，而这里的一切都属于某个会话：请用 gradio_client 调用（或带 session_hash 加入队列），"
+                         "或使用 POST /api/predict。"),
+    "error.unexpected": ("Something went wrong on our side; it is in the server's log. Try again.",
+                         "服务器这边出了问题，已记录在服务器日志中。请再试一次。"),
+    "error.text": ("The {what} must be text.", "{what}必须是文字。"),
+    "error.too_long": ("The {what} is too long: at most {most} characters.", "{what}太长了：最多 {most} 个字符。"),
+    "error.give_whole": ("Give the {what}: a whole number from {lo} to {hi}.", "请给出{what}：{lo} 到 {hi} 的整数。"),
+    "error.whole": ("The {what} must be a whole number from {lo} to {hi}, not {value}.",
+                    "{what}必须是 {lo} 到 {hi} 的整数，而不是 {value}。"),
+    "error.number": ("The {what} must be a number, not {value}.", "{what}必须是数字，而不是 {value}。"),
+    "error.positive": ("The {what} must be above 0 and at most {hi}.", "{what}必须大于 0 且不超过 {hi}。"),
+    "error.busy": ("The lab is very busy right now; try again in a moment.", "实验室现在很忙，请稍后再试。"),
+    "error.superseded": ("A newer request replaced this one.", "这个请求已被更新的请求取代。"),
+    "error.onnx": ("This model is an ONNX file: it reads, but it cannot explain its answers, be trained from or be "
+                   "pushed. Load its safetensors weights for that.",
+                   "这个模型是 ONNX 文件：它能识别，但不能解释答案、不能在它的基础上训练，也不能推送。"
+                   "需要这些功能请加载它的 safetensors 权重。"),
+})
 
 SHIPPED_TITLES = {"mnist": "Digits 0-9 (MNIST)", "fashion-mnist": "Clothes (Fashion-MNIST)",
                   "chinese-mnist": "Chinese numerals 零-亿 (Chinese MNIST)", "cifar10": "Photos (CIFAR-10)"}
-
-
-NO_SESSION = ("This call has no session, and everything here belongs to one: call it through gradio_client "
-              "(or join the queue with a session_hash), or use POST /api/predict.")
+NO_SESSION = say("en", "error.no_session")
 
 
 def plain(message: str, limit: int = 400) -> gr.Error:
@@ -58,8 +89,6 @@ def load_predictor(source: str | None, revision: str | None = None, token: str |
         return Predictor(loaded.model), loaded.card
     except hub.WeightsError as err:
         raise plain(str(err)) from err
-    except Exception as err:  # a failure hub.py did not foresee must still read plainly
-        raise plain(f"Could not load weights from {str(source)[:100]!r} ({type(err).__name__}).") from err
 
 
 def shipped_choice(name: str, folder: Path) -> ModelChoice:
@@ -68,52 +97,35 @@ def shipped_choice(name: str, folder: Path) -> ModelChoice:
                        card=card)
 
 
-class Trainer:
-    """One training process at a time for the whole app; a few may wait, the rest are told the lab is busy."""
-
-    def __init__(self, waiting: int):
-        self.slot = threading.Semaphore(1)
-        self.limit = waiting
-        self.waiting = 0
-        self.lock = threading.Lock()
-
-    def join(self) -> int | None:
-        """Join the line: the number of runs ahead, or None when the line is full."""
-        with self.lock:
-            if self.waiting >= self.limit:
-                return None
-            self.waiting += 1
-            return self.waiting - 1
-
-    def leave(self) -> None:
-        with self.lock:
-            self.waiting -= 1
-
-
 class Lab:
-    """What every handler needs: the policy, the shipped models, the sessions and the trainer."""
+    """What every handler needs: the policy, the shipped models, the sessions, the trainer and the fair pool."""
 
     def __init__(self, policy: Policy | None = None, default: str | Path | Predictor | None = None,
-                 revision: str | None = None):
+                 revision: str | None = None, behind_proxy: bool = False):
         self.policy = policy or Policy()
+        self.behind_proxy = behind_proxy
         self.shipped = [shipped_choice(name, folder) for name, folder in shipped_weights().items()]
         if isinstance(default, Predictor):
             choice = ModelChoice("default", "The model this app was started with", default, "a model passed in")
             self.shipped.insert(0, choice)
         elif default and Path(default).resolve() not in {Path(c.source).resolve() for c in self.shipped}:
             # the operator's --weights: their own folder or repo, pulled with their own login
-            predictor, _ = load_predictor(str(default), revision)
-            choice = ModelChoice("default", f"{default} · this app's default", predictor, str(default), revision)
-            self.shipped.insert(0, choice)
+            predictor, card = load_predictor(str(default), revision)
+            self.shipped.insert(0, ModelChoice("default", f"{default} · this app's default", predictor, str(default),
+                                               revision, card))
         else:
             mnist = next((c for c in self.shipped if c.source == str(hub.DEFAULT_WEIGHTS)), self.shipped[0])
             self.shipped.remove(mnist)
             self.shipped.insert(0, mnist)
         self.default = self.shipped[0]
+        self.pool = FairPool(self.policy.work_threads, self.policy.waiting_per_visitor)
+        self.bodies = BodyBudget(self.policy.held_image_bytes)
+        self.jobs = Jobs(WorkerProcess, max_line=self.policy.max_line,
+                         public_cap=self.policy.public_train_seconds if self.policy.public else None)
         # Sessions' files live in gradio's own upload folder: a file handed to the browser from there is
         # served as it is, not copied (a copy would outlive the session that made it).
-        self.sessions = Sessions(self.policy, self.default, Path(get_upload_folder()) / "digitlab-sessions")
-        self.trainer = Trainer(self.policy.trainings_waiting)
+        self.sessions = Sessions(self.policy, self.default, Path(get_upload_folder()) / "digitlab-sessions",
+                                 busy=self.jobs.has, on_end=self.jobs.end)
 
     def visitor(self, request: gr.Request | None) -> Visitor:
         """The caller's own Visitor. A call without a session (Gradio's plain REST routes) has none: it is
@@ -123,45 +135,116 @@ class Lab:
         url = getattr(request, "url", None)  # the request that joined the queue
         if not session or "/call/" in str(getattr(url, "path", "")):  # /call/<name> mints a one-off session
             raise plain(NO_SESSION)
-        return self.sessions.visitor(session)
+        client = getattr(request, "client", None)
+        key = client_key(getattr(request, "headers", {}) or {}, getattr(client, "host", None), self.behind_proxy)
+        try:
+            return self.sessions.visitor(session, key)
+        except Refused as err:
+            raise plain(str(err)) from err
 
     def end_session(self, request: gr.Request) -> None:
         """demo.unload: the tab closed or reloaded; its training stops and its files go."""
         self.sessions.end(getattr(request, "session_hash", None))
 
+    def work(self, visitor: Visitor, fn: Callable, *args: Any):
+        """Costly work for a visitor on the fair pool, awaited: await lab.work(visitor, fn, ...)."""
+        return self.pool.run(visitor.session, fn, *args)
+
+    def close(self) -> None:
+        self.sessions.close_all()
+        self.jobs.close()
+        self.pool.close()
+
     # -- inputs a stranger could send anything in -----------------------------------------------
-    def text(self, value, what: str) -> str:
+    def text(self, value: Any, what: str, lang: str = "en") -> str:
         """A text field's value, stripped; refused when it is not text or longer than the policy allows."""
         if value is None:
             return ""
         if not isinstance(value, str):
-            raise plain(f"The {what} must be text.")
+            raise plain(say(lang, "error.text", what=what))
         value = value.strip()
         if len(value) > self.policy.max_text:
-            raise plain(f"The {what} is too long: at most {self.policy.max_text} characters.")
+            raise plain(say(lang, "error.too_long", what=what, most=self.policy.max_text))
         return value
 
     @staticmethod
-    def whole(value, what: str, lo: int, hi: int, default: int | None = None) -> int:
+    def whole(value: Any, what: str, lo: int, hi: int, default: int | None = None, lang: str = "en") -> int:
         """A whole number in [lo, hi]; None or "" is `default`; anything else is refused plainly."""
         if value is None or value == "":
             if default is None:
-                raise plain(f"Give the {what}: a whole number from {lo} to {hi}.")
+                raise plain(say(lang, "error.give_whole", what=what, lo=lo, hi=hi))
             return default
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise plain(f"The {what} must be a whole number from {lo} to {hi}, not {str(value)[:20]!r}.") from None
+            raise plain(say(lang, "error.whole", what=what, lo=lo, hi=hi, value=repr(str(value)[:20]))) from None
         if not math.isfinite(number) or number != int(number) or not lo <= number <= hi:
-            raise plain(f"The {what} must be a whole number from {lo} to {hi}, not {str(value)[:20]}.")
+            raise plain(say(lang, "error.whole", what=what, lo=lo, hi=hi, value=str(value)[:20]))
         return int(number)
 
     @staticmethod
-    def positive(value, what: str, hi: float) -> float:
+    def positive(value: Any, what: str, hi: float, lang: str = "en") -> float:
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise plain(f"The {what} must be a number, not {str(value)[:20]!r}.") from None
+            raise plain(say(lang, "error.number", what=what, value=repr(str(value)[:20]))) from None
         if not math.isfinite(number) or not 0 < number <= hi:
-            raise plain(f"The {what} must be above 0 and at most {hi:g}.")
+            raise plain(say(lang, "error.positive", what=what, hi=f"{hi:g}"))
         return number
+
+    # -- every handler ---------------------------------------------------------------------------
+    def language(self, args: tuple, kwargs: dict) -> str:
+        request = next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
+        visitor = self.sessions.by_session(getattr(request, "session_hash", None)) if request else None
+        if visitor is not None:
+            return visitor.lang
+        return language_of((getattr(request, "headers", None) or {}).get("accept-language"))
+
+    def handler(self, fn: Callable) -> Callable:
+        """`fn` as an event handler: a gr.Error passes as it is, a refusal becomes one, and anything else is
+        logged with its traceback while the visitor reads one plain sentence in their language."""
+
+        def failed(err: BaseException, args: tuple, kwargs: dict) -> gr.Error:
+            if isinstance(err, gr.Error):
+                return err
+            lang = self.language(args, kwargs)
+            if isinstance(err, Refused):
+                return plain(str(err))
+            if isinstance(err, Superseded):
+                return plain(say(lang, "error.superseded"))
+            log.exception("%s failed", fn.__name__, exc_info=err)
+            return plain(say(lang, "error.unexpected"))
+
+        if inspect.isasyncgenfunction(fn):
+            @functools.wraps(fn)
+            async def agen(*args, **kwargs):
+                try:
+                    async for item in fn(*args, **kwargs):
+                        yield item
+                except Exception as err:
+                    raise failed(err, args, kwargs) from err
+            return agen
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen(*args, **kwargs):
+                try:
+                    yield from fn(*args, **kwargs)
+                except Exception as err:
+                    raise failed(err, args, kwargs) from err
+            return gen
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def coro(*args, **kwargs):
+                try:
+                    return await fn(*args, **kwargs)
+                except Exception as err:
+                    raise failed(err, args, kwargs) from err
+            return coro
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as err:
+                raise failed(err, args, kwargs) from err
+        return call

@@ -29,12 +29,15 @@ from digitlab.vision.glyph import (
     read_page,
     resample,
 )
-from digitlab.vision.imageio import EmptyImageError
+from digitlab.vision.imageio import EmptyImageError, ImageError
 
 NUMBER_PAGE = 256  # px, long side of the page pass for a number: digits stay ~40 px wide at 6 in a row
 NUMBER_INK = 1.0  # of Otsu's split: a number keeps the strict threshold, as faint edges bridge digits that
 # nearly touch (at glyph.FAINT_INK 0.6, numbers on a canvas read exactly 97.5 -> 96.5 %, on a layer 98.5 -> 97.0 %)
 SPECK = 0.04  # parts with less ink than this share of the largest are dirt, not strokes
+# What reading a number may cost: each part is a mask over the page, and each digit a pass of the model.
+MAX_PARTS = 64  # separate marks on the page (after specks are dropped)
+MAX_DIGITS = 24
 SAME_DIGIT = 0.5  # parts that share this much of the narrower one's width belong to one digit
 FRAGMENT = 0.5  # parts less tall than this share of a digit's height are pieces of the digit beside them
 WIDE = 1.1  # a part this much wider than a digit is tall may be digits that touch
@@ -120,8 +123,11 @@ def parts(mask: np.ndarray) -> list[Region]:
     if n == 0:
         return []
     sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    kept = np.flatnonzero(sizes >= SPECK * sizes.max())
+    if len(kept) > MAX_PARTS:
+        raise ImageError(f"This has {len(kept)} separate marks; a number is read from at most {MAX_PARTS}.")
     out = []
-    for i in np.flatnonzero(sizes >= SPECK * sizes.max()):
+    for i in kept:
         m = labels == i + 1
         rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
         out.append(Region(m, int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1))
@@ -253,6 +259,8 @@ class NumberReader:
         if not regions:
             return NumberReading("", 0.0, [])
         regions, height = attach_fragments(regions)
+        if len(regions) > MAX_DIGITS:
+            raise ImageError(f"This reads as {len(regions)} characters; a number may have at most {MAX_DIGITS}.")
         digits: list[Region] = []
         for region in regions:
             for part in self.apart(region, height):
