@@ -10,7 +10,7 @@ from pathlib import Path
 
 from digitlab.data.dataset import DataError
 from digitlab.data.registry import DATASETS, load_dataset
-from digitlab.training.config import PRESETS, TrainConfig, default_of, preset, settings
+from digitlab.training.config import PRESETS, TrainConfig, default_of, flag_of, preset, settings
 from digitlab.vision.imageio import IMAGE_SUFFIXES
 
 JSON_KEYS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
@@ -76,10 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def flag_of(f) -> str:
-    return f.metadata["flag"] or "--" + f.name.replace("_", "-")
-
-
 def add_settings(parser: argparse.ArgumentParser) -> None:
     """One option per TrainConfig field, from the field itself; None (not given) keeps the preset's value."""
     for f in settings():
@@ -94,26 +90,6 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
         else:
             parser.add_argument(flag_of(f), dest=f.name, type=type(default), choices=choices, default=None,
                                 help=help)
-
-
-def train_argv(cfg: TrainConfig) -> list[str]:
-    """The `python -m digitlab` arguments that repeat a run of `cfg`: the nearest preset plus what differs."""
-    def differing(name: str) -> list:
-        base = TrainConfig(**PRESETS[name])
-        return [f for f in settings() if getattr(cfg, f.name) != getattr(base, f.name)
-                and f.name not in ("dataset", "data", "device")]
-
-    name = min(PRESETS, key=lambda n: len(differing(n)))
-    argv = ["train", "--preset", name, "--dataset", cfg.dataset, "--data-dir", cfg.data]
-    for f in differing(name):
-        value = getattr(cfg, f.name)
-        if isinstance(value, bool):
-            argv.append(flag_of(f) if value else "--no-" + flag_of(f)[2:])
-        elif isinstance(value, tuple):
-            argv += [flag_of(f), *map(str, value)]
-        else:
-            argv += [flag_of(f), str(value)]
-    return argv
 
 
 def config_from(args: argparse.Namespace) -> TrainConfig:

@@ -11,6 +11,20 @@ from gradio_client import Client
 
 from digitlab import hub
 
+# Test tiers (pyproject's markers): `pytest -m unit` is the inner loop; CI runs everything.
+APP_MODULES = {"test_app", "test_public", "test_strangers", "test_hardening", "test_insight", "test_replicas"}
+BROWSER_MODULES = {"test_browser", "test_browser_lab"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Each test gets its tier from its module unless it names one: browser, app, else unit."""
+    for item in items:
+        if any(item.get_closest_marker(m) for m in ("unit", "app", "browser")):
+            continue
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        tier = "browser" if module in BROWSER_MODULES else "app" if module in APP_MODULES else "unit"
+        item.add_marker(getattr(pytest.mark, tier))
+
 
 def free_port() -> int:
     with socket.socket() as s:

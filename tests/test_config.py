@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from digitlab import cli
-from digitlab.training.config import PRESETS, TrainConfig, preset, settings
+from digitlab.training.config import PRESETS, TrainConfig, preset, settings, train_argv
 from digitlab.training.loop import one_cycle
 
 NOT_SETTINGS = {"help", "preset", "out", "json", "dry_run", "trace_shards"}
@@ -31,7 +31,7 @@ def test_the_cli_has_exactly_one_option_per_setting():
                                     dict(compile=True, cycle_momentum=False, init="weights/mnist", freeze="backbone")])
 def test_the_argv_that_repeats_a_run_reads_back_as_the_same_run(name, change):
     cfg = replace(preset(name), **change)
-    argv = cli.train_argv(cfg)
+    argv = train_argv(cfg)
     assert cli.config_from(cli.build_parser().parse_args(argv)) == cfg, argv
 
 

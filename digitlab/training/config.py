@@ -120,6 +120,30 @@ def default_of(f) -> Any:
     return f.default if f.default is not MISSING else f.default_factory()
 
 
+def flag_of(f) -> str:
+    return f.metadata["flag"] or "--" + f.name.replace("_", "-")
+
+
+def train_argv(cfg: TrainConfig) -> list[str]:
+    """The `python -m digitlab` arguments that repeat a run of `cfg`: the nearest preset plus what differs."""
+    def differing(name: str) -> list:
+        base = TrainConfig(**PRESETS[name])
+        return [f for f in settings() if getattr(cfg, f.name) != getattr(base, f.name)
+                and f.name not in ("dataset", "data", "device")]
+
+    name = min(PRESETS, key=lambda n: len(differing(n)))
+    argv = ["train", "--preset", name, "--dataset", cfg.dataset, "--data-dir", cfg.data]
+    for f in differing(name):
+        value = getattr(cfg, f.name)
+        if isinstance(value, bool):
+            argv.append(flag_of(f) if value else "--no-" + flag_of(f)[2:])
+        elif isinstance(value, tuple):
+            argv += [flag_of(f), *map(str, value)]
+        else:
+            argv += [flag_of(f), str(value)]
+    return argv
+
+
 # Named starting points: "fast" is the quickest route to >= 99 % on MNIST, "accurate" made weights/;
 # "photos" is airbench's recipe (CIFAR-10, Fashion-MNIST).
 PRESETS: dict[str, dict] = {
@@ -145,7 +169,7 @@ def preset(name: str, **overrides) -> TrainConfig:
 @dataclass(frozen=True)
 class Recipe:
     """What the Train tab opens on for a dataset: the `fast` preset's hidden settings, these shown ones, and
-    what it reaches on the full data (test accuracy %, training seconds on 2 CPU cores; /tmp/recipes)."""
+    what it reaches on the full data (test accuracy %, training seconds on 2 CPU cores)."""
 
     epochs: int
     augment: bool
@@ -162,12 +186,12 @@ class Recipe:
         return preset("fast", **{**shown, **form})
 
 
-# Measured with scripts/bench_recipes.py on the full datasets (2 CPU cores): speednet learns each of them in
-# seconds to a minute, so a visitor sees a whole run; the `accurate` and `photos` presets reach more in hours.
+# Measured with `python scripts/bench_recipes.py --data ../shared/data` (2 CPU cores): speednet learns each of
+# them in seconds to a minute, so a visitor sees a whole run; `accurate` and `photos` reach more in hours.
 RECIPES: dict[str, Recipe] = {
-    "mnist": Recipe(epochs=3, augment=True, reach=99.4, seconds=12),
+    "mnist": Recipe(epochs=3, augment=True, reach=99.5, seconds=15),
     "fashion-mnist": Recipe(epochs=3, augment=True, reach=89.8, seconds=15),
     "chinese-mnist": Recipe(epochs=3, augment=False, reach=98.6, seconds=17),
-    "cifar10": Recipe(epochs=10, augment=True, reach=77.0, seconds=60),
+    "cifar10": Recipe(epochs=10, augment=True, reach=78.0, seconds=62),
     "folder": Recipe(epochs=10, augment=True, reach=0.0, seconds=0),
 }

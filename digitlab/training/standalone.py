@@ -18,7 +18,7 @@ from digitlab.data import augment
 from digitlab.data.specs import SPECS
 from digitlab.models import registry
 from digitlab.spec import MNIST
-from digitlab.training.config import TrainConfig
+from digitlab.training.config import TrainConfig, train_argv
 
 HEADER = '''"""Train {arch} on {dataset}: a standalone PyTorch script made by digitlab.
 
@@ -261,8 +261,6 @@ def augment_code(view: str) -> tuple[str, str]:
 
 def script(cfg: TrainConfig) -> str:
     """The standalone script of a run of `cfg` (a built-in dataset's spec; your own images: MNIST-style)."""
-    from digitlab.cli import train_argv
-
     spec = SPECS.get(cfg.dataset, MNIST)
     settings = {k: getattr(cfg, k) for k in ("seed", "epochs", "batch_size", "lr", "optimizer", "momentum",
                                              "weight_decay", "norm_lr", "cycle_momentum", "label_smoothing",

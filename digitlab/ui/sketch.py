@@ -14,7 +14,7 @@ import gradio as gr
 import numpy as np
 
 from digitlab.serve.sessions import Visitor
-from digitlab.ui.answers import explain_view, save_correction, teach_panel
+from digitlab.ui.answers import explain_view, require_trainable, save_correction, teach_panel
 from digitlab.ui.canvas import canvas
 from digitlab.ui.components import CheckedRadio, CheckedSlider, RawSketchpad
 from digitlab.ui.lab import as_text, plain
@@ -129,6 +129,7 @@ class Sketch:
 
     async def explain(self, sketch: dict | None, request: gr.Request) -> str:
         visitor = self.lab.visitor(request)
+        require_trainable(visitor.active, visitor.lang)
         view = await self.lab.work(visitor, self.view_of, visitor, sketch)
         return await explain_view(self.lab, visitor, view)
 

@@ -22,7 +22,7 @@ from digitlab.hub import save_model
 from digitlab.models import list_models, summary
 from digitlab.serve.sessions import Visitor
 from digitlab.training import standalone
-from digitlab.training.config import FREEZE, OPTIMIZERS, RECIPES, TrainConfig, form_settings
+from digitlab.training.config import FREEZE, OPTIMIZERS, RECIPES, TrainConfig, form_settings, train_argv
 from digitlab.training.jobs import AlreadyTraining, LineFull
 from digitlab.training.protocol import Job
 from digitlab.ui import runs
@@ -260,8 +260,6 @@ class Train:
                    seconds=round(recipe.seconds))
 
     def command_of(self, cfg: TrainConfig) -> str:
-        from digitlab.cli import train_argv
-
         return "python -m digitlab " + " ".join(train_argv(cfg))
 
     def follow(self, visitor: Visitor) -> dict:
@@ -283,9 +281,10 @@ class Train:
                             api_visibility="private", queue=False)
         gr.on([c.change for c in form.values()], self.command_changed, list(form.values()), self.command,
               api_visibility="private", queue=False, trigger_mode="always_last")
-        self.script_button.click(lab.handler(self.make_script), list(form.values()), self.script,
+        self.script_button.click(lab.handler(self.with_form(self.make_script)), list(form.values()), self.script,
                                  api_name="training_script")
-        self.start.click(lab.handler(self.train_handler()), self.inputs, self.outputs, api_name="train",
+        self.start.click(lab.handler(self.with_form(self.train, "images_zip")), self.inputs, self.outputs,
+                         api_name="train",
                          concurrency_limit=lab.policy.max_line + 8, concurrency_id="train",
                          show_progress_on=[self.status])  # the curves and log stay visible as they grow
         self.stop.click(lab.handler(self.stop_run), None, self.status, api_name="stop_training", queue=False)
@@ -344,20 +343,28 @@ class Train:
         except ValueError as err:
             raise plain(str(err)) from err
 
-    def train_handler(self):
-        """train(<every form setting>, images_zip, request): its parameters are the form's settings by name."""
+    def with_form(self, fn, *extra: str):
+        """A handler taking the form's settings by name (then `extra` inputs, then the request), calling
+        fn({setting: value}, *extra values, request): its API parameters are TrainConfig's form settings."""
+        names = list(self.form)
 
-        async def train(*args: Any):
-            *values, images_zip, request = args
-            async for frame in self.train(dict(zip(self.form, values, strict=True)), images_zip, request):
-                yield frame
+        if inspect.isasyncgenfunction(fn):
+            async def handler(*args: Any):
+                *values, request = args
+                async for frame in fn(dict(zip(names, values[:len(names)], strict=True)), *values[len(names):],
+                                      request):
+                    yield frame
+        else:
+            def handler(*args: Any):
+                *values, request = args
+                return fn(dict(zip(names, values[:len(names)], strict=True)), *values[len(names):], request)
 
-        params = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in self.form]
-        params += [inspect.Parameter("images_zip", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-                   inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)]
-        train.__signature__ = inspect.Signature(params)
-        train.__annotations__ = {"request": gr.Request}
-        return train
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        handler.__name__ = fn.__name__
+        handler.__signature__ = inspect.Signature([inspect.Parameter(name, kind) for name in (*names, *extra)]
+                                                  + [inspect.Parameter("request", kind, annotation=gr.Request)])
+        handler.__annotations__ = {"request": gr.Request}
+        return handler
 
     async def train(self, values: dict, images_zip: Any, request: gr.Request):
         """Stream the run: (log, loss, accuracy, status, download, summary, samples, use, watched, compare...)."""
@@ -454,16 +461,14 @@ class Train:
 
     def argv_of(self, cfg: TrainConfig, visitor: Visitor) -> list[str]:
         """The command that repeats the run, for its card: the visitor's files named as theirs, not by path."""
-        from digitlab.cli import train_argv
-
         shown = cfg_with(cfg, data=Path(cfg.data).name if cfg.dataset == OWN else cfg.data,
                          init=visitor.active.source if cfg.init and visitor.active.shipped else
                          ("the-active-model" if cfg.init else ""))
         return train_argv(shown)
 
-    def make_script(self, *values: Any, request: gr.Request) -> str:
+    def make_script(self, values: dict, request: gr.Request) -> str:
         visitor = self.lab.visitor(request)
-        cfg = self.config_of(dict(zip(self.form, values, strict=True)), visitor, check=False)
+        cfg = self.config_of(values, visitor, check=False)
         path = visitor.folder / "scripts" / f"train_{cfg.arch}_{cfg.dataset}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(standalone.script(cfg))

@@ -15,7 +15,7 @@ import gradio as gr
 from digitlab.assets import EXAMPLES_DIR
 from digitlab.data.specs import SPECS
 from digitlab.serve.sessions import ModelChoice, Visitor
-from digitlab.ui.answers import explain_view, save_correction, teach_panel
+from digitlab.ui.answers import explain_view, require_trainable, save_correction, teach_panel
 from digitlab.ui.components import CheckedRadio, CheckedSlider, RawImage
 from digitlab.ui.lab import plain
 from digitlab.ui.page import Page
@@ -176,6 +176,7 @@ class Upload:
 
     async def explain(self, image: Any, request: gr.Request) -> str:
         visitor = self.lab.visitor(request)
+        require_trainable(visitor.active, visitor.lang)
         return await explain_view(self.lab, visitor, await self.view_of(visitor, image))
 
     async def correct(self, image: Any, label: Any, request: gr.Request) -> str:
