@@ -19,13 +19,14 @@ def fn_index(url: str, api_name: str) -> int:
 
 
 def call(url: str, api_name: str, data: list, session: str | None = None, oauth_token: str | None = None,
-         timeout: float = 30, event_data: object = None) -> dict:
+         timeout: float = 30, event_data: object = None, fn: int | None = None) -> dict:
     """Join the queue with `data` as it is, read the event stream to its end; the last message.
 
     {"msg": "process_completed", "success": bool, "output": {"data": [...]} or {"error": ...}}.
     """
     session = session or uuid.uuid4().hex
-    body = {"data": data, "fn_index": fn_index(url, api_name), "session_hash": session, "trigger_id": None,
+    body = {"data": data, "fn_index": fn_index(url, api_name) if fn is None else fn, "session_hash": session,
+            "trigger_id": None,
             "event_data": event_data}
     if oauth_token is not None:
         body["oauth_token"] = oauth_token

@@ -40,11 +40,7 @@ class BodyBudget:
     async def read(self, request: Request, most: int = MAX_BYTES) -> bytes | JSONResponse:
         """The request's body, or a 413 past `most` (a chunked body has no length to check first), or a 503
         while the bodies already held leave no room: a crowd of large uploads waits outside, not in memory."""
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > most:
-            if declared <= 4 * most:  # a little too large: read it first, as a reply sent mid-body resets the connection
-                async for _ in request.stream():
-                    pass
+        if int(request.headers.get("content-length") or 0) > most:
             return error(f"The image is larger than {most // 2**20} MB.", 413)
         body = bytearray()
         try:

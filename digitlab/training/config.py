@@ -190,7 +190,7 @@ class Recipe:
 # them in seconds to a minute, so a visitor sees a whole run; `accurate` and `photos` reach more in hours.
 RECIPES: dict[str, Recipe] = {
     "mnist": Recipe(epochs=3, augment=True, reach=99.5, seconds=15),
-    "fashion-mnist": Recipe(epochs=3, augment=True, reach=89.8, seconds=15),
+    "fashion-mnist": Recipe(epochs=3, augment=False, reach=91.0, seconds=15),  # with flips (and the mirror): 89.8
     "chinese-mnist": Recipe(epochs=3, augment=False, reach=98.6, seconds=17),
     "cifar10": Recipe(epochs=10, augment=True, reach=78.0, seconds=62),
     "folder": Recipe(epochs=10, augment=True, reach=0.0, seconds=0),

@@ -83,11 +83,13 @@ CSS = """
 .dl-p { text-align: right; font-variant-numeric: tabular-nums; }
 .dl-view { margin: 0; font-size: 12px; color: #475569; display: flex; flex-direction: column; align-items: flex-start;
            gap: 2px; }
+.dl-view[hidden] { display: none; }
 .dl-view img { width: 112px; height: 112px; image-rendering: pixelated; border: 1px solid #cbd5e1; border-radius: 4px;
                background: #000; }
 .dl-number { font-size: 40px; font-weight: 700; letter-spacing: 2px; }
 .dl-digits { font-size: 14px; color: #475569; }
-@media (max-width: 600px) { .dl-top, .dl-number { font-size: 32px; } .dl-view img { width: 84px; height: 84px; } }
+@media (max-width: 600px) { .dl-top, .dl-number { font-size: 32px; } .dl-view[hidden] { display: none; }
+.dl-view img { width: 84px; height: 84px; } }
 """
 
 JS = """

@@ -46,11 +46,18 @@ words({
 })
 
 LANGUAGE_JS = """(lang) => {
+  // Gradio's own locale store (its core module, already loaded): every label follows at once. A tab's name is
+  // read when the tab shows, so each is shown in turn, then the one the visitor was on.
   const urls = performance.getEntriesByType('resource').map((e) => e.name)
     .filter((n) => /\\/assets\\/core-[^/]*\\.js$/.test(n));
-  for (const url of urls) {
-    import(url).then((m) => m.changeLocale && m.changeLocale(lang));
-  }
+  Promise.all(urls.map((url) => import(url).then((m) => m.changeLocale && m.changeLocale(lang)))).then(() => {
+    setTimeout(() => {
+      const tabs = [...document.querySelectorAll('[role=tab]')];
+      const current = tabs.find((t) => t.getAttribute('aria-selected') === 'true');
+      tabs.forEach((t) => t.click());
+      if (current) current.click();
+    }, 50);
+  });
   return lang;
 }"""
 

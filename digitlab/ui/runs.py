@@ -78,6 +78,7 @@ words({
     "runs.col_acc": ("test accuracy %", "测试准确率 %"), "runs.col_kept": ("kept", "保留"),
     "runs.minutes": ("{n} min", "{n} 分钟"), "runs.seconds": ("{n} s", "{n} 秒"),
     "runs.your_upload": ("your upload", "你上传的文件"),
+    "runs.chart_title": ("Test accuracy (%) per epoch, one line per run", "每轮的测试准确率（%），每次训练一条线"),
 })
 
 
@@ -211,21 +212,60 @@ def run_name(run: Run) -> str:
     return f"run {run.number}: {run.config['arch']} on {run.data}" + (" (fine-tune)" if run.kind == "finetune" else "")
 
 
-def compare(visitor: Visitor) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every run of the session in one table, and their test accuracy per epoch drawn: one line per row."""
+PALETTE = ["#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777"]
+
+
+def compare(visitor: Visitor) -> tuple[pd.DataFrame, str]:
+    """Every run of the session in one table, and the same runs drawn: one line per row, named as its row."""
     lang = visitor.lang
     columns = [say(lang, f"runs.col_{c}") for c in ("run", "arch", "params", "data", "epochs", "seconds", "acc",
                                                       "kept")]
-    rows, points = [], []
+    rows = []
     for run in visitor.runs:
         model = run.choice.predictor.model
         rows.append([run_name(run), model.arch, model.num_params, run.data, len(run.records), round(run.seconds, 1),
                      round(run.test_acc, 2) if run.test_acc is not None else None,
                      "✓" if run.kept or run.choice is visitor.active else ""])
-        points += [(str(r["epoch"]), run_name(run), r["test_acc"]) for r in run.records]
-    table = pd.DataFrame(rows, columns=columns)
-    plot = pd.DataFrame(points, columns=["epoch", "run", "test accuracy"])
-    return table, plot
+    return pd.DataFrame(rows, columns=columns), chart(visitor.runs, lang)
+
+
+def chart(all_runs: list[Run], lang: str, width: int = 640, height: int = 240) -> str:
+    """Test accuracy per epoch of each run as an SVG line chart with its legend (names as text, never markup)."""
+    if not all_runs:
+        return ""
+    points = [(r["epoch"], r["test_acc"]) for run in all_runs for r in run.records]
+    epochs = max((e for e, _ in points), default=1)
+    low = min((a for _, a in points), default=0)
+    low = max(0.0, 10 * (low // 10))
+    left, right, top, bottom = 44, 12, 10, 28
+
+    def x(epoch: float) -> float:
+        return left + (width - left - right) * ((epoch - 1) / max(epochs - 1, 1) if epochs > 1 else 0.5)
+
+    def y(acc: float) -> float:
+        return top + (height - top - bottom) * (100 - acc) / max(100 - low, 1)
+
+    marks = []
+    for tick in range(int(low), 101, 10):
+        marks.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#e5e7eb"/>'
+                     f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="11">{tick}</text>')
+    for epoch in range(1, epochs + 1):
+        marks.append(f'<text x="{x(epoch):.1f}" y="{height - 10}" text-anchor="middle" font-size="11">{epoch}</text>')
+    legend = []
+    for i, run in enumerate(all_runs):
+        colour, name = PALETTE[i % len(PALETTE)], html.escape(run_name(run))
+        line = " ".join(f"{x(r['epoch']):.1f},{y(r['test_acc']):.1f}" for r in run.records)
+        marks.append(f'<polyline class="run-line" data-run="{name}" points="{line}" fill="none" stroke="{colour}" '
+                     'stroke-width="2.5"/>')
+        marks += [f'<circle cx="{x(r["epoch"]):.1f}" cy="{y(r["test_acc"]):.1f}" r="3" fill="{colour}"/>'
+                  for r in run.records]
+        legend.append(f'<span style="display:inline-flex;align-items:center;gap:4px;margin-right:12px">'
+                      f'<span style="width:14px;height:3px;background:{colour}"></span>{name}</span>')
+    title = html.escape(say(lang, "runs.chart_title"))
+    return (f'<figure class="runs-chart" style="margin:0"><figcaption style="font-size:13px">{title}</figcaption>'
+            f'<svg viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" role="img" '
+            f'aria-label="{title}">{"".join(marks)}</svg><div class="runs-legend" style="font-size:12px">'
+            f'{"".join(legend)}</div></figure>')
 
 
 def watch_html(gallery: list[dict], answers: list[int], names: list[str]) -> str:

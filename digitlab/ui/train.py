@@ -99,7 +99,6 @@ words({
                         "be read like a tutorial; its saved folder loads back into digitlab.",
                         "这个脚本用同样的数据、同样的方法训练同样的网络，写得像教程一样好读；它保存的文件夹可以再载入 digitlab。"),
     "train.compare": ("### Compare your runs", "### 比较你的训练"),
-    "train.compare_plot": ("Test accuracy per epoch", "每轮的测试准确率"),
     "train.keep": ("Keep these runs (never dropped to make room)", "保留这些训练（不会为腾空间而删除）"),
     "train.recipe": ("**{dataset}**: {arch}, {epochs} epochs at learning rate {lr:g}{augment}. On the full data it "
                      "reaches about {reach}% in {seconds} s on two CPU cores.",
@@ -227,9 +226,7 @@ class Train:
         with gr.Group(elem_id="compare-runs"):
             gr.Markdown(L("train.compare"), elem_id="compare-title")
             self.runs_table = gr.Dataframe(pd.DataFrame(), interactive=False, elem_id="runs-table")
-            self.runs_plot = gr.LinePlot(x="epoch", y="test accuracy", color="run", title=L("train.compare_plot"),
-                                         height=260, sort=[str(e) for e in range(1, lab.policy.max_epochs + 1)],
-                                         elem_id="runs-plot")
+            self.runs_plot = gr.HTML("", elem_id="runs-plot")
             self.keep = gr.CheckboxGroup([], label=L("train.keep"), elem_id="runs-keep")
         self.page.follow_model([self.form["init"], self.form["freeze"], self.runs_table, self.runs_plot, self.keep],
                                self.follow)

@@ -1,0 +1,263 @@
+"""A beginner's lab in a real browser: nothing stale on screen after a change, nothing lost by surprise, the
+page in the visitor's language, a phone's screen, and names from a stranger's model shown as plain text."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+
+import pytest
+
+from digitlab.hub import save_model
+from digitlab.models import Classifier
+from digitlab.ui.upload import built_in_samples
+from tests.browser import (
+    CHROMIUM,
+    SEVEN,
+    answer_becomes,
+    draw,
+    needs_chromium,
+    open_page,
+    pick_model,
+    serve,
+    shows,
+    tab,
+)
+
+pytestmark = [needs_chromium, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def url():
+    demo = serve()
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, url, tmp_path):
+    page = open_page(browser, url)
+    try:
+        yield page
+    finally:
+        page.screenshot(path=tmp_path / "last.png", full_page=True)
+        page.context.close()
+
+
+def text_of(page, selector: str) -> str:
+    return page.evaluate("(sel) => document.querySelector(sel)?.innerText || ''", selector).strip()
+
+
+def visible(page, selector: str) -> bool:
+    return page.locator(selector).first.is_visible()
+
+
+def upload_sample(page, index: int) -> None:
+    page.locator("#upload-samples button.gallery-item").nth(index).click()
+
+
+def test_after_a_change_of_mode_model_or_image_nothing_stale_stays(page, tmp_path):
+    tab(page, "Upload")
+    sevens = [i for i, f in enumerate(built_in_samples()["mnist"]) if "_7" in f]
+    upload_sample(page, sevens[0])
+    shows(page, "#upload-label", "7")
+    page.click("#upload-why-button")
+    shows(page, "#upload-why", 'Why "7"?', timeout=60_000)
+    page.get_by_label("a whole number").nth(1).check()  # Upload's own mode switch
+    page.wait_for_function("() => !(document.querySelector('#upload-why')?.innerText || '').trim()")
+    assert not visible(page, "#upload-label") and not visible(page, "#upload-why-button")  # no single-character panels
+    page.get_by_label("one character").nth(1).check()
+    shows(page, "#upload-label", "7")
+    page.click("#upload-why-button")
+    shows(page, "#upload-why", 'Why "7"?', timeout=60_000)
+    pick_model(page, "Chinese numerals", "chinese-mnist")
+    page.wait_for_function("() => !(document.querySelector('#upload-why')?.innerText || '').trim()")
+    assert "7" not in text_of(page, "#upload-label")  # the previous model's answer is gone too
+    tab(page, "Evaluate")
+    page.click("#evaluate")
+    shows(page, "#evaluation-summary", "accuracy", timeout=120_000)
+    pick_model(page, "Digits 0-9", "mnist (0, 1")
+    shows(page, "#evaluation-summary", "Press Evaluate")  # the other model's table is not this one's
+    page.screenshot(path=tmp_path / "after-changes.png", full_page=True)
+
+
+def train_once(page, number: int) -> None:
+    page.locator("#train-seed input").fill(str(number))  # each run its own: the lines differ
+    page.locator("#train-seed input").press("Enter")
+    page.click("#train-button")
+    shows(page, "#runs-table", f"run {number}:", timeout=180_000)
+    shows(page, "#runs-plot", f"run {number}:")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_compare_chart_draws_the_tables_rows_and_the_run_in_use_survives_the_fifth(page, tmp_path):
+    tab(page, "Train")
+    for selector, value in (("#train-source", "sample"), ("#train-arch", "lenet")):
+        field = page.locator(f"{selector} input")
+        field.fill(value)
+        field.press("Enter")
+    page.locator("#train-epochs input[type=number]").fill("2")
+    page.locator("#train-epochs input[type=number]").press("Enter")
+    train_once(page, 1)
+    page.click("#use-button")
+    shows(page, "#active-model", "trained here")
+    for number in range(2, 6):
+        train_once(page, number)
+    names = [line.split("\t")[0].strip() for line in text_of(page, "#runs-table").splitlines()
+             if line.startswith("run ")]
+    assert len(names) == 4 and names[0].startswith("run 1:") and not any(n.startswith("run 2:") for n in names)
+    assert "run 5" in " ".join(names)  # numbers without gaps, the oldest not in use made room
+    legend = text_of(page, "#runs-plot")
+    assert all(name in legend for name in names), (names, legend)  # one line per row, each named as its row
+    assert "run 2:" not in legend
+    page.screenshot(path=tmp_path / "five-runs.png", full_page=True)
+
+
+def save_correction(page, label: str, count: int) -> None:
+    wrong = page.locator("#sketch-wrong input")
+    wrong.fill(label)
+    wrong.press("Enter")
+    page.click("#sketch-save")
+    shows(page, "#sketch-saved", f"{count} correction(s)")
+
+
+def test_removing_a_clicked_correction_removes_that_one(page):
+    draw(page, SEVEN)
+    answer_becomes(page, "7")
+    for count, label in enumerate("123", 1):
+        save_correction(page, label, count)
+    tab(page, "Teach")
+    page.locator("#corrections button.thumbnail-item").nth(1).click()  # the second: the one labelled 2
+    page.wait_for_function("() => document.querySelector('#correction-index input').value === '2'")
+    page.click("#remove-correction")
+    shows(page, "#corrections-status", "2 correction(s)")
+    captions = text_of(page, "#corrections")
+    assert "1 (was read 7)" in captions and "3 (was read 7)" in captions and "2 (was read 7)" not in captions
+
+
+def test_the_corrections_are_still_listed_after_a_reload(page):
+    draw(page, SEVEN)
+    answer_becomes(page, "7")
+    save_correction(page, "1", 1)
+    time.sleep(1)  # the browser stores them after the save
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_selector("#sketch canvas")
+    tab(page, "Teach")
+    shows(page, "#corrections-status", "1 correction(s)")
+    assert page.locator("#corrections button.thumbnail-item").count() == 1
+
+
+def test_a_failed_hub_load_leaves_the_picker_and_the_header_as_they_were(page):
+    header = text_of(page, "#active-model")
+    tab(page, "Hub")
+    page.locator("#hub-source textarea, #hub-source input").first.fill("/no/such/folder")
+    page.click("#hub-load")
+    page.wait_for_function("() => (document.querySelector('#hub-loaded')?.innerText || '').includes('Error') || "
+                           "document.querySelector('.toast-body')")
+    time.sleep(1)
+    assert text_of(page, "#active-model") == header
+    assert "Error" not in text_of(page, "#active-model") and "Error" not in text_of(page, "#model-picker")
+    assert page.locator("#model-picker input").input_value().startswith("Digits 0-9")
+
+
+CHINESE = {"Sketch": "手写", "Upload": "上传", "Train": "训练", "Evaluate": "评估", "Teach": "教它"}
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_every_tab_reads_in_the_browsers_language(browser, url, locale, tmp_path):
+    page = open_page(browser, url, locale=locale)
+    chinese = locale == "zh-CN"
+    for english, zh in CHINESE.items():
+        name = zh if chinese else english
+        page.get_by_role("tab", name=name).click()
+        time.sleep(0.5)
+        page.screenshot(path=tmp_path / f"{locale}-{english}.png", full_page=True)
+    expected = {"#train-button": "开始训练" if chinese else "Train",
+                "#evaluate": "在测试集上评估当前模型" if chinese else "Evaluate the active model on its test set",
+                "#finetune": "用我的更正微调" if chinese else "Fine-tune on my corrections",
+                "#sketch .dl-clear": "清空" if chinese else "Clear"}
+    for selector, words in expected.items():
+        assert text_of(page, selector) == words, (selector, text_of(page, selector))
+    assert ("当前模型" if chinese else "Active model") in text_of(page, "#active-model")
+    page.context.close()
+
+
+def test_the_switch_turns_the_page_chinese_and_back(page):
+    page.get_by_label("中文").check()
+    shows(page, "#active-model", "当前模型")
+    shows(page, "#sketch .dl-status", "在画布上写")
+    assert page.get_by_role("tab", name="训练").is_visible()
+    page.get_by_label("English").check()
+    shows(page, "#active-model", "Active model")
+
+
+def test_on_a_phone_the_drawn_digit_and_its_answer_are_both_on_screen(browser, url, tmp_path):
+    page = open_page(browser, url, width=390, height=844)
+    page.evaluate("document.querySelector('#sketch canvas').scrollIntoView({block: 'start'})")
+    draw(page, SEVEN)
+    answer_becomes(page, "7")
+    canvas, answer = page.locator("#sketch canvas").bounding_box(), page.locator("#sketch .dl-top").bounding_box()
+    assert canvas["width"] >= 0.7 * 390 and canvas["x"] >= 0 and canvas["x"] + canvas["width"] <= 390  # fits
+    tools = page.locator("#sketch .dl-tools").bounding_box()
+    assert tools["y"] + tools["height"] <= canvas["y"] + 1  # the palette sits above the drawing, not over it
+    for box in (canvas, answer):
+        assert 0 <= box["y"] and box["y"] + box["height"] <= 844, (canvas, answer)
+    page.screenshot(path=tmp_path / "phone.png")
+    page.context.close()
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    requests: list[str] = []
+
+    def do_GET(self):  # noqa: N802 - the standard library's name
+        Recorder.requests.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_names_from_a_strangers_model_show_as_text_and_fetch_nothing(page, tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    pixel = f"http://127.0.0.1:{server.server_port}/pixel.png"
+    names = [f"![x]({pixel})", f'<img src="{pixel}?2">', "**bold**", "[sign in](http://evil.example)",
+             "<script>x</script>"] + [str(d) for d in range(5)]
+    spec = {"name": f"![tracker]({pixel}?3)", "labels": [f"c{i}" for i in range(10)], "display": names}
+    folder = tmp_path / "strange-model"
+    save_model(Classifier("lenet", spec), folder)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["spec"]["display"] == names
+    tab(page, "Hub")
+    page.locator("#hub-source textarea, #hub-source input").first.fill(str(folder))
+    page.click("#hub-load")
+    shows(page, "#active-model", "lenet")
+    header = text_of(page, "#active-model")
+    assert "![tracker](" in header and "![x](" in header and '<img src="' in header  # shown as written
+    tab(page, "Sketch")
+    draw(page, SEVEN)
+    page.wait_for_selector("#sketch .dl-bar")
+    time.sleep(1)
+    assert not Recorder.requests, Recorder.requests  # nothing was fetched from the names' addresses
+    assert page.locator("#active-model img, #sketch .dl-answer img, #sketch .dl-answer script").count() == 0
+    server.shutdown()
