@@ -4,8 +4,8 @@ A plain <canvas> with pointer events (mouse, pen and touch alike), a toolbar abo
 size, eraser, undo, clear) and the answer below it: the top-k as bars and the view the model read, or,
 for a number, the number with each digit boxed on the drawing. When a stroke ends the canvas posts itself
 as a PNG to /api/sketch (digitlab.serve.sketch) with the page's session token; while an answer is pending
-the panel says "Reading…", and only the newest drawing's answer is ever shown (a later stroke during a
-request is sent when it returns, and an older answer arriving late is dropped). Names from the model are
+the panel says "Reading…", and only the newest drawing's answer is ever shown (each stroke is sent as it
+ends; the server reads only a visitor's newest waiting drawing, and an older answer arriving late is dropped). Names from the model are
 set as text, never as HTML.
 """
 
@@ -103,8 +103,7 @@ const status = element.querySelector('.dl-status');
 const answer = element.querySelector('.dl-answer');
 const view = element.querySelector('.dl-view');
 const ctx = pad.getContext('2d');
-const state = {strokes: [], current: null, ink: INKS[0], erasing: false, seq: 0, inflight: false, pending: false,
-               shown: 0};
+const state = {strokes: [], current: null, ink: INKS[0], erasing: false, seq: 0, shown: 0};
 const words = () => W[props.lang] || W.en;
 const say = (key) => words()[key] || W.en[key];
 
@@ -187,10 +186,8 @@ function clear(send) {
 }
 function base() { return ((window.gradio_config && window.gradio_config.root) || window.location.origin).replace(/\\/$/, ''); }
 
-async function read() {
+async function read() {  // each stroke is sent as it ends; an answer older than one shown is dropped
   const seq = ++state.seq;
-  if (state.inflight) { state.pending = true; return; }
-  state.inflight = true;
   const empty = !state.strokes.some((s) => !s.erase);
   const timer = setTimeout(() => { if (state.shown < seq) setStatus(say('reading'), true); }, 60);
   try {
@@ -198,16 +195,15 @@ async function read() {
     const url = `${base()}/api/sketch?mode=${props.mode}&k=${props.k}&seq=${seq}`;
     const res = await fetch(url, {method: 'POST', headers: {'X-Digitlab-Token': props.token || ''}, body: blob});
     const data = await res.json().catch(() => ({}));
-    if (seq === state.seq) show(data, res.status);
+    if (seq > state.shown && !data.superseded) show(data, res.status, seq);
   } catch (err) {
     if (seq === state.seq) setStatus(String(err), false);
   } finally {
-    clearTimeout(timer); state.inflight = false;
-    if (state.pending) { state.pending = false; read(); }
+    clearTimeout(timer);
   }
 }
-function show(data, code) {
-  state.shown = state.seq;
+function show(data, code, seq) {
+  state.shown = seq;
   answer.replaceChildren(); view.hidden = true; boxes.innerHTML = '';
   if (code === 401) { setStatus(say('ended'), false); return; }
   if (code === 429 || data.superseded) { setStatus(say('busy'), false); return; }
