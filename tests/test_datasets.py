@@ -241,7 +241,7 @@ def test_auto_falls_back_to_the_sample_and_says_why(monkeypatch):
     data = load_dataset("mnist", "auto")
     assert data.source == "sample"
     assert data.notes == ["Could not download mnist: the server's name could not be looked up (no internet "
-                          "connection here?). Using the shipped sample of 2,000 training images instead."]
+                          "connection here?). Using the shipped sample instead (2,000 training and 1,000 test images)."]
     assert load_dataset("chinese-mnist", "auto").notes[0].startswith("chinese-mnist has no standard download")
 
 
@@ -300,3 +300,11 @@ def test_cifar10_downloads_its_binary_version_checked_by_md5(mirror, tmp_path, m
     with pytest.raises(DataError, match="Could not download cifar10: .*is damaged"):
         registry.download("cifar10", tmp_path / "other")
     assert not any((tmp_path / "other").iterdir())  # and leaves nothing that looks whole
+
+
+def test_a_folder_too_large_to_be_a_dataset_is_refused_quickly(tmp_path, monkeypatch):
+    monkeypatch.setattr(archives, "MAX_FILES", 50)
+    for i in range(60):
+        (tmp_path / f"note-{i}.txt").write_text("x")
+    with pytest.raises(DataError, match="holds more than 50 files: give the dataset's own folder"):
+        load_dataset("chinese-mnist", tmp_path)

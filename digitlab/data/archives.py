@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterable
@@ -10,6 +11,7 @@ from pathlib import Path
 from digitlab.data.dataset import DataError
 
 # What a folder or archive may unpack to: CIFAR-10's binary batches are 31 MB each and 184 MB in all.
+MAX_FILES = 200_000  # files a dataset's folder may hold (Chinese MNIST: 15,000; CIFAR-10 as images: 60,000)
 
 
 MEMBER_MAX_BYTES = 64 * 2**20
@@ -18,10 +20,22 @@ MEMBER_MAX_BYTES = 64 * 2**20
 ARCHIVE_MAX_BYTES = 512 * 2**20
 
 
+def folder_files(path: Path) -> list[Path]:
+    """The files under a folder, sorted; DataError past MAX_FILES (a folder like /tmp is not a dataset, and
+    walking it whole would take minutes), counted as they are found, before anything is sorted or read."""
+    found: list[Path] = []
+    for top, folders, files in os.walk(path):
+        folders.sort()
+        found += [Path(top) / name for name in files]
+        if len(found) > MAX_FILES:
+            raise DataError(f"{path} holds more than {MAX_FILES:,} files: give the dataset's own folder.")
+    return sorted(p for p in found if p.is_file())
+
+
 def archive_listing(path: Path) -> list[tuple[str, int]]:
     """(member name, size) of every file in a folder, .zip or .tar[.gz]."""
     if path.is_dir():
-        return [(str(p.relative_to(path)), p.stat().st_size) for p in sorted(path.rglob("*")) if p.is_file()]
+        return [(str(p.relative_to(path)), p.stat().st_size) for p in folder_files(path)]
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
             return [(i.filename, i.file_size) for i in z.infolist() if not i.is_dir()]
@@ -52,8 +66,8 @@ def archive_members(path: Path, wanted: Callable[[str], object]) -> Iterable[tup
         return data
 
     if path.is_dir():
-        for p in sorted(path.rglob("*")):
-            if p.is_file() and (hit := wanted(str(p.relative_to(path)))):
+        for p in folder_files(path):
+            if hit := wanted(str(p.relative_to(path))):
                 with p.open("rb") as f:
                     yield (str(p.relative_to(path)) if hit is True else hit), bounded(p.stat().st_size, f.read)
         return

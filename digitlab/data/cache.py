@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitlab.data.archives import folder_files
 from digitlab.data.dataset import Dataset, from_arrays, to_arrays
 from digitlab.data.specs import SPECS
 from digitlab.vision.views import VIEWS_VERSION
@@ -24,7 +25,7 @@ def cache_dir() -> Path:
 
 def cached(name: str, path: Path, load: Callable[[], Dataset]) -> Dataset:
     """Load once, then from a .npz in the cache keyed by the path and its files' sizes and times."""
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())[:100_000]
+    files = [path] if path.is_file() else folder_files(path)
     spec = SPECS[name]
     recipe = (spec.view, spec.size, spec.channels, spec.polarity, spec.stroke, VIEWS_VERSION)  # what views depend on
     stamp = hashlib.sha1(repr((str(path.resolve()), [(str(f), f.stat().st_size, f.stat().st_mtime_ns)

@@ -67,10 +67,11 @@ def load_dataset(name: str = "mnist", source: str | Path | None = "auto", **own)
         return data
     try:
         return download(name)
-    except DataError as err:  # offline or blocked: the sample keeps the lab usable
-        log.warning("%s", err)
+    except DataError as err:  # offline or blocked: the sample keeps the lab usable (the note says it once)
+        log.info("%s", err)
         data = load_sample(name)
-        data.notes.append(f"{err} Using the shipped sample of {len(data.train_labels):,} training images instead.")
+        data.notes.append(f"{err} Using the shipped sample instead ({len(data.train_labels):,} training and "
+                          f"{len(data.test_labels):,} test images).")
         return data
 
 

@@ -66,6 +66,17 @@ def checked_evaluation(evaluation: dict, k: int) -> dict:
     return out
 
 
+def seconds_text(seconds: float) -> str:
+    """A training time as people read it: "under a second", "4.5 s", "12 s", "3 min 20 s"."""
+    if seconds < 1:
+        return "under a second"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
 def dataset_title(model: Classifier, data: str) -> str:
     """How the card names the data: the spec's name, and the sample or folder it came from."""
     name = model.spec.name
@@ -96,7 +107,7 @@ def model_card(model: Classifier, card: dict, name: str | None = None) -> ModelC
         ("input", f"{spec.size}x{spec.size} {'grey' if spec.channels == 1 else 'RGB'}, view `{spec.view}`"),
         ("test accuracy", f"{acc:.2f} %" if isinstance(acc, (int, float)) else "not recorded"),
         ("epochs", card.get("epochs", "not recorded")),
-        ("training time", f"{card['seconds']:.0f} s" if isinstance(card.get("seconds"), (int, float)) else
+        ("training time", seconds_text(card["seconds"]) if isinstance(card.get("seconds"), (int, float)) else
          "not recorded"),
         ("calibration", f"temperature {model.temperature:.3g}"
          + (f", test ECE {calibration['test_ece_before']:.2f} % -> {calibration['test_ece_after']:.2f} %"
@@ -104,7 +115,7 @@ def model_card(model: Classifier, card: dict, name: str | None = None) -> ModelC
     ]
     lines = [
         f"# {title}", "",
-        f"An image classifier made with [digitlab](https://github.com/digitlab): the `{model.arch}` architecture "
+        f"An image classifier made with digitlab: the `{model.arch}` architecture "
         f"trained on {dataset}. Classes: {', '.join(spec.display)}.", "",
         "| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in facts], "",
     ]

@@ -80,6 +80,7 @@ def save_model(model: Classifier, folder: str | Path, card: dict | None = None, 
     folder = Path(folder)
     card = {"arch": model.arch, "num_params": model.num_params, **checked_card(card or {}, model)}
     model.save_pretrained(folder, config=model.config())  # the temperature is set after construction
+    (folder / WEIGHTS_NAME).chmod(0o644)  # safetensors writes through a private temporary file: 0600
     model_card(model, card, name).save(folder / CARD_NAME)  # replaces the mixin's generic card
     (folder / TRAINING_NAME).write_text(json.dumps(card, indent=2, default=str) + "\n")
     for picture, png in card_pictures(model, card).items():
@@ -179,7 +180,7 @@ def load(source: str | Path | None = None, revision: str | None = None, token: s
     `token` is only needed for private or gated repos: None uses $HF_TOKEN or the saved login,
     False sends no token at all (a public app pulling for a visitor who gave none). With
     `local=False` the source is a Hub repo id only, even where a folder of that name exists.
-    `trust_cache`: see download(). A repo whose files cannot become a model leaves nothing cached.
+    `trust_cache`: see fetch_repo(). A repo whose files cannot become a model leaves nothing cached.
     """
     if source is None or str(source) == "":
         return Loaded(load_local(DEFAULT_WEIGHTS), read_card_data(DEFAULT_WEIGHTS))
@@ -203,9 +204,9 @@ def load(source: str | Path | None = None, revision: str | None = None, token: s
         message = f"{str(source)!r} is neither a local folder nor a Hub repo id like 'user/digitlab-cnn'."
         raise WeightsError(message) from None
     repo_id = str(source)
-    folder, commit = download(repo_id, revision or None, token if token is False else token or None, trust_cache)
+    folder, commit = fetch_repo(repo_id, revision or None, token if token is False else token or None, trust_cache)
     try:
-        model = model_from_files(folder / CONFIG_NAME, folder / WEIGHTS_NAME, describe(repo_id, revision))
+        model = model_from_files(folder / CONFIG_NAME, folder / WEIGHTS_NAME, repo_text(repo_id, revision))
     except BaseException:
         forget(repo_id, commit)  # nothing a visitor could not load stays on the server's disk
         raise
@@ -230,7 +231,7 @@ class QuietProgress(hf_tqdm):
         super().__init__(*args, **kwargs)
 
 
-def describe(repo_id: str, revision: str | None = None) -> str:
+def repo_text(repo_id: str, revision: str | None = None) -> str:
     return f"Hub repo {repo_id!r}" + (f" at revision {revision!r}" if revision else "")
 
 
@@ -272,7 +273,7 @@ def megabytes(size: int | None) -> str:
     return "of unknown size" if size is None else f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size:,} bytes"
 
 
-def download(repo_id: str, revision: str | None = None, token: str | bool | None = None,
+def fetch_repo(repo_id: str, revision: str | None = None, token: str | bool | None = None,
              trust_cache: bool = True) -> tuple[Path, str]:
     """(the snapshot folder, its commit) of config.json + model.safetensors (+ training.json), fetched into
     hub_cache() after the Hub said this token may read them and their sizes are within FILE_LIMITS.
@@ -293,7 +294,7 @@ def download(repo_id: str, revision: str | None = None, token: str | bool | None
         except HUB_ERRORS + (CachedRepoTreeNotFoundError, IncompleteSnapshotError):
             raise hub_error(err, repo_id, revision) from err
         return folder, folder.name
-    files = check_listing(describe(repo_id, revision), sizes)
+    files = check_listing(repo_text(repo_id, revision), sizes)
     try:
         folder = Path(snapshot_download(repo_id, revision=sha, token=token, allow_patterns=files, cache_dir=cache,
                                         tqdm_class=QuietProgress))

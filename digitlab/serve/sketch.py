@@ -28,7 +28,7 @@ MAX_SKETCH_BYTES = 2**20  # a canvas PNG is a few kB; a megabyte is plenty
 MAX_K = 50
 
 
-def read_sketch(visitor: Visitor, png: bytes, mode: str, k: int) -> dict:
+def answer_sketch(visitor: Visitor, png: bytes, mode: str, k: int) -> dict:
     """What the visitor's active model reads on a drawn canvas, as the page shows it."""
     choice = visitor.active
     predictor = choice.predictor
@@ -76,7 +76,7 @@ def sketch_routes(find: Callable[[str | None], Visitor | None], pool: FairPool, 
             visitor.last_sketch = None
             return JSONResponse({"seq": seq, "empty": True})
         try:
-            result = await pool.run(visitor.session, read_sketch, visitor, body, mode, k, kind="sketch", latest=True)
+            result = await pool.run(visitor.session, answer_sketch, visitor, body, mode, k, kind="sketch", latest=True)
         except Superseded:
             return JSONResponse({"seq": seq, "superseded": True})
         except Refused as err:

@@ -205,6 +205,39 @@ def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg
     return loss_sum, correct, seen
 
 
+def epoch_record(model: Classifier, data: Dataset, cfg: TrainConfig, epoch: int, counts: tuple, seconds: float,
+                 lr: float, watch: torch.Tensor | None) -> EpochRecord:
+    """What an epoch did: its training loss and accuracy (`counts`: summed loss, correct, seen), the test
+    split's, and the answers for the watched test images."""
+    loss_sum, correct, seen = counts
+    test = evaluate(model, data.test_images, data.test_labels, cfg.eval_batch_size, temperature=1.0)
+    seen = max(int(seen), 1)
+    watched = [] if watch is None else evaluate(model, watch, torch.zeros(len(watch), dtype=torch.long),
+                                                 temperature=1.0).predictions.tolist()
+    return EpochRecord(epoch, cfg.epochs, float(loss_sum) / seen, 100.0 * float(correct) / seen, test.loss,
+                       test.accuracy, lr, seconds, seen / seconds, data.name, watched)
+
+
+def build_model(cfg: TrainConfig, data: Dataset, train_idx: torch.Tensor) -> tuple[Classifier, TrainConfig]:
+    """The model a run starts with, and its config: from scratch (a data-dependent first layer fitted to the
+    training images), or from cfg.init (its architecture, a new head for new classes, maybe frozen)."""
+    if cfg.init:
+        from digitlab.hub import load_model  # only a run that starts from a model reads one
+
+        source = load_model(cfg.init)
+        model = start_from(source, data.spec)
+        if source.arch != cfg.arch:
+            cfg = replace(cfg, arch=source.arch)
+        if cfg.freeze == "backbone":
+            freeze_backbone(model)
+        return model, cfg
+    model = Classifier(cfg.arch, data.spec.to_dict())
+    if hasattr(model.backbone, "init_from_data"):  # a data-dependent first layer (airnet's whitening)
+        with torch.no_grad():
+            model.backbone.init_from_data((as_pixels(data.train_images[train_idx[:5000]]) - model.mean) / model.std)
+    return model, cfg
+
+
 def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: threading.Event | None = None,
           on_batch: Callable[[int, int], None] | None = None, watch: torch.Tensor | None = None,
           group: Group | None = None,
@@ -228,21 +261,7 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
     aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1000 * shard[0])  # each process its own
     train_idx, held_idx = holdout_split(data.train_labels, cfg.calibration, torch.Generator().manual_seed(cfg.seed))
     train_x, train_y = data.train_images[train_idx].to(device), data.train_labels[train_idx].to(device)
-    test_x, test_y = data.test_images, data.test_labels
-    if cfg.init:
-        from digitlab.hub import load_model  # only a run that starts from a model reads one
-
-        source = load_model(cfg.init)
-        model = start_from(source, data.spec)
-        if source.arch != cfg.arch:
-            cfg = replace(cfg, arch=source.arch)
-        if cfg.freeze == "backbone":
-            freeze_backbone(model)
-    else:
-        model = Classifier(cfg.arch, data.spec.to_dict())
-        if hasattr(model.backbone, "init_from_data"):  # a data-dependent first layer (airnet's whitening)
-            with torch.no_grad():
-                model.backbone.init_from_data((as_pixels(data.train_images[train_idx[:5000]]) - model.mean) / model.std)
+    model, cfg = build_model(cfg, data, train_idx)
     model.mirror = cfg.augment and data.spec.view == "photo"  # flips in training: the mirror reads too
     model = model.to(device, memory_format=torch.channels_last)
     step_model = group.wrap(model) if group else model
@@ -273,12 +292,8 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
             if measured is not None:  # a partial epoch gets no record, so its weights are not kept either
                 model.load_state_dict(measured)
             break
-        test = evaluate(model, test_x, test_y, cfg.eval_batch_size, temperature=1.0)
-        seen = max(int(seen), 1)
-        watched = [] if watch is None else evaluate(model, watch, torch.zeros(len(watch), dtype=torch.long),
-                                                     temperature=1.0).predictions.tolist()
-        record = EpochRecord(epoch, cfg.epochs, float(loss_sum) / seen, 100.0 * float(correct) / seen, test.loss,
-                             test.accuracy, scheduler.get_last_lr()[0], seconds, seen / seconds, data.name, watched)
+        record = epoch_record(model, data, cfg, epoch, (loss_sum, correct, seen), seconds,
+                              scheduler.get_last_lr()[0], watch)
         records.append(record)
         if stop is not None and epoch < cfg.epochs:
             measured = {k: v.detach().clone() for k, v in model.state_dict().items()}

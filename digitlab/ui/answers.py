@@ -15,6 +15,7 @@ import numpy as np
 
 from digitlab.inference.explain import activation_grid, explain, heatmap
 from digitlab.serve.sessions import Correction, ModelChoice, Visitor
+from digitlab.spec import MNIST
 from digitlab.ui.lab import Lab, as_text, plain
 from digitlab.ui.text import L, say, words
 from digitlab.vision.pictures import data_url
@@ -51,7 +52,7 @@ def teach_panel(tab: str) -> dict[str, Any]:
     """"Why this answer?" and "Wrong? It's a …" beside a prediction."""
     with gr.Row(elem_classes=["answer-actions"]):
         why = gr.Button(L("answers.why"), size="md", variant="secondary", elem_id=f"{tab}-why-button", scale=1)
-        wrong = gr.Dropdown([str(d) for d in range(10)], value=None, label=L("answers.wrong"), scale=1, min_width=120,
+        wrong = gr.Dropdown(list(MNIST.display), value=None, label=L("answers.wrong"), scale=1, min_width=120,
                             allow_custom_value=True, elem_id=f"{tab}-wrong")  # save() checks the label
         save = gr.Button(L("answers.save"), size="md", variant="secondary", elem_id=f"{tab}-save", scale=1)
     saved = gr.Markdown("", elem_id=f"{tab}-saved")

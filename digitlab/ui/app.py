@@ -33,6 +33,7 @@ CSS = """
 #language { max-width: 220px; }
 .answer-actions button { min-height: 40px; }
 #sketch-why img, #upload-why img, #cell-why img { max-width: 100%; }
+.answer-block { border-width: 1px !important; border-color: var(--border-color-primary) !important; }
 .why-title { margin: 6px 0; }
 .why-text { font-size: 14px; margin: 4px 0; }
 @media (max-width: 600px) {

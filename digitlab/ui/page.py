@@ -62,7 +62,7 @@ LANGUAGE_JS = """(lang) => {
 }"""
 
 
-def describe(choice: ModelChoice, lang: str) -> str:
+def header_text(choice: ModelChoice, lang: str) -> str:
     """The header line: which model answers, what it reads and where it came from (its names as text)."""
     model, spec = choice.predictor.model, choice.predictor.spec
     where = say(lang, "page.shipped") if choice.shipped else as_text(choice.source)
@@ -100,7 +100,7 @@ class Page:
             gr.Markdown(say("en", "page.public", cap=lab.policy.train_time_text), elem_id="public-note")
         with gr.Row(equal_height=True, elem_id="model-row"):
             with gr.Column(scale=3, min_width=280):
-                self.active = gr.Markdown(describe(lab.default, "en"), elem_id="active-model")
+                self.active = gr.Markdown(header_text(lab.default, "en"), elem_id="active-model")
             with gr.Column(scale=1, min_width=260):
                 self.picker = gr.Dropdown([(c.title, c.key) for c in lab.shipped], value=lab.default.key,
                                           label=L("page.model"), elem_id="model-picker",
@@ -146,7 +146,7 @@ class Page:
 
     def header(self, visitor: Visitor) -> dict:
         choices = [(c.title, c.key) for c in visitor.choices(self.lab.shipped)]
-        return {self.active: describe(visitor.active, visitor.lang),
+        return {self.active: header_text(visitor.active, visitor.lang),
                 self.picker: gr.Dropdown(choices=choices, value=visitor.active.key)}
 
     def later(self, wire: Callable[[], None]) -> None:

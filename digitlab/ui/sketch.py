@@ -55,8 +55,8 @@ class Sketch:
                                  label=L("sketch.read"), info=L("sketch.read_info"), elem_id="sketch-mode")
         self.pad = canvas("sketch", stale=["#sketch-why", "#sketch-saved"])
         with gr.Column(elem_id="sketch-tools") as self.digit_tools:
-            teach = teach_panel("sketch")
             self.k = CheckedSlider(1, 10, value=3, step=1, label=L("sketch.k"), elem_id="sketch-k")
+            teach = teach_panel("sketch")
         self.why, self.wrong, self.save = teach["why"], teach["wrong"], teach["save"]
         self.saved, self.explanation = teach["saved"], teach["explanation"]
         with gr.Row(visible=False):  # what programs call: a Sketchpad value in, the answer out

@@ -80,13 +80,14 @@ class Upload:
                                           type="index", label=L("upload.samples_label"), elem_id="upload-samples")
             with gr.Column(scale=2, min_width=280):
                 self.hint = gr.Markdown(L("upload.hint"), elem_id="upload-hint")
-                with gr.Group(visible=True) as self.digit_outputs:
-                    self.label = gr.Label(label=L("upload.top"), num_top_classes=None, elem_id="upload-label")
+                with gr.Column(visible=True) as self.digit_outputs:
+                    self.label = gr.Label(label=L("upload.top"), num_top_classes=None, elem_id="upload-label",
+                                          elem_classes=["answer-block"])
                     self.view = gr.HTML(label=L("upload.view_label"), show_label=True, container=True, min_height=150,
-                                        elem_id="upload-view")
+                                        elem_id="upload-view", elem_classes=["answer-block"])
                     self.k = CheckedSlider(1, 10, value=3, step=1, label=L("sketch.k"), elem_id="upload-k")
                     teach = teach_panel("upload")
-                with gr.Group(visible=False) as self.number_outputs:
+                with gr.Column(visible=False) as self.number_outputs:
                     self.number = gr.Markdown("", elem_id="upload-number")
                     self.boxes = gr.HTML("", elem_id="upload-boxes")
         self.why, self.wrong, self.save = teach["why"], teach["wrong"], teach["save"]
@@ -137,7 +138,7 @@ class Upload:
         if mode not in (DIGIT, NUMBER):
             raise plain(say(lang, "upload.bad_mode"))
         number_mode = mode == NUMBER
-        panels = (gr.Group(visible=not number_mode), gr.Group(visible=number_mode))
+        panels = (gr.Column(visible=not number_mode), gr.Column(visible=number_mode))
         if image is None:  # cleared: by the visitor, or after a failure (its reason stays)
             return {}, "", gr.skip(), gr.skip(), "", "", "", "", *panels
         predictor = visitor.active.predictor

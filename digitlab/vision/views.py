@@ -146,8 +146,3 @@ def read_sketch(value: dict, view: Callable[[np.ndarray], np.ndarray]) -> np.nda
 def to_mnist(source: Any) -> np.ndarray:
     """The glyph view at MNIST's size: (28, 28) uint8, ink high on black."""
     return prepare(source, MNIST)[0]
-
-
-def display(view: np.ndarray) -> np.ndarray:
-    """A view as an image to show people: (S, S) grey or (S, S, 3) RGB uint8."""
-    return squeeze(view.transpose(1, 2, 0))
