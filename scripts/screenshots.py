@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from digitlab.ui.upload import built_in_samples  # noqa: E402
-from tests.browser import ARGS, FOUR_SEVEN, SEVEN, draw, open_page, shows  # noqa: E402
+from tests.browser import ARGS, FOUR_SEVEN, SEVEN, draw, open_page, shows, tab  # noqa: E402
 
 TABS = {"en": ["Sketch", "Upload", "Train", "Evaluate", "Teach", "Hub"],
         "zh": ["手写", "上传", "训练", "评估", "教它", "Hub"]}
@@ -34,14 +34,14 @@ def tour(browser, url: str, out: Path, lang: str, phone: bool) -> None:
     page.locator("#sketch-mode label").nth(1).click()
     page.wait_for_function("() => document.querySelector('#sketch canvas').width === 896")
     draw(page, FOUR_SEVEN, margin=0.05)
-    page.wait_for_selector("#sketch .dl-number")
+    page.wait_for_function("() => (document.querySelector('#sketch .dl-number')?.innerText || '').startsWith('47')")
     page.screenshot(path=out / f"{name}-3-number.png", full_page=not phone)
     page.locator("#sketch-mode label").nth(0).click()
-    page.get_by_role("tab", name=upload).click()
+    tab(page, upload)
     page.locator("#upload-samples button.gallery-item").nth(3).click()
     page.wait_for_selector("#upload-view img", timeout=30_000)
     page.screenshot(path=out / f"{name}-4-upload.png", full_page=True)
-    page.get_by_role("tab", name=train).click()
+    tab(page, train)
     for selector, value in (("#train-source", "sample"),):
         field = page.locator(f"{selector} input")
         field.fill(value)
@@ -51,23 +51,25 @@ def tour(browser, url: str, out: Path, lang: str, phone: bool) -> None:
                            ".disabled", timeout=300_000)
     time.sleep(2)
     page.screenshot(path=out / f"{name}-5-train.png", full_page=True)
-    page.get_by_role("tab", name=evaluate).click()
+    tab(page, evaluate)
     page.click("#evaluate")
     page.wait_for_function("() => (document.querySelector('#evaluation-summary')?.innerText || '').includes('%')",
                            timeout=120_000)
     page.locator("#confusion [role=gridcell]").nth(13).click()
     time.sleep(2)
     page.screenshot(path=out / f"{name}-6-evaluate.png", full_page=True)
-    page.get_by_role("tab", name=sketch).click()
+    tab(page, sketch)
+    draw(page, SEVEN)
+    shows(page, "#sketch .dl-top", "7")
     wrong = page.locator("#sketch-wrong input")
     wrong.fill("1")
     wrong.press("Enter")
     page.click("#sketch-save")
     page.wait_for_function("() => (document.querySelector('#sketch-saved')?.innerText || '').length > 0")
-    page.get_by_role("tab", name=teach).click()
+    tab(page, teach)
     time.sleep(1)
     page.screenshot(path=out / f"{name}-7-teach.png", full_page=True)
-    page.get_by_role("tab", name=hub).click()
+    tab(page, hub)
     time.sleep(1)
     page.screenshot(path=out / f"{name}-8-hub.png", full_page=True)
     page.context.close()

@@ -92,5 +92,11 @@ def pick_model(page, title_part: str, header: str) -> None:
 
 
 def tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+    """Open a tab by its name; on a phone the later tabs sit in Gradio's "..." menu."""
+    button = page.get_by_role("tab", name=name)
+    if button.count() and button.first.is_visible():
+        button.first.click()
+    else:
+        page.locator(".overflow-menu > button").first.click()
+        page.locator(".overflow-dropdown button", has_text=name).first.click()
     time.sleep(0.3)

@@ -164,6 +164,7 @@ def test_the_corrections_are_still_listed_after_a_reload(page):
     tab(page, "Teach")
     shows(page, "#corrections-status", "1 correction(s)")
     assert page.locator("#corrections button.thumbnail-item").count() == 1
+    assert page.locator("#corrections button.thumbnail-item").bounding_box()["width"] < 200  # a thumbnail, not a wall
 
 
 def test_a_failed_hub_load_leaves_the_picker_and_the_header_as_they_were(page):
@@ -198,6 +199,8 @@ def test_every_tab_reads_in_the_browsers_language(browser, url, locale, tmp_path
     for selector, words in expected.items():
         assert text_of(page, selector) == words, (selector, text_of(page, selector))
     assert ("当前模型" if chinese else "Active model") in text_of(page, "#active-model")
+    assert ("在完整数据上" if chinese else "On the full data") in text_of(page, "#train-recipe")  # set per visitor
+    assert ("数字 0-9" if chinese else "Digits 0-9") in page.locator("#model-picker input").input_value()
     page.context.close()
 
 
@@ -206,8 +209,10 @@ def test_the_switch_turns_the_page_chinese_and_back(page):
     shows(page, "#active-model", "当前模型")
     shows(page, "#sketch .dl-status", "在画布上写")
     assert page.get_by_role("tab", name="训练").is_visible()
+    shows(page, "#train-recipe", "在完整数据上")  # a sentence made on the server follows the switch too
     page.get_by_label("English").check()
     shows(page, "#active-model", "Active model")
+    shows(page, "#train-recipe", "On the full data")
 
 
 def test_on_a_phone_the_drawn_digit_and_its_answer_are_both_on_screen(browser, url, tmp_path):

@@ -35,6 +35,9 @@ CSS = """
 #sketch-why img, #upload-why img, #cell-why img { max-width: 100%; }
 .answer-block { border-width: 1px !important; border-color: var(--border-color-primary) !important; }
 .why-title { margin: 6px 0; }
+/* Gradio stretches a gallery's few items over the whole row; thumbnails keep their size instead */
+#corrections .grid-container, #cell-gallery .grid-container {
+  grid-template-columns: repeat(auto-fill, minmax(88px, 1fr)) !important; }
 .why-text { font-size: 14px; margin: 4px 0; }
 @media (max-width: 600px) {
   #try-this, #page-intro { font-size: 13px; }

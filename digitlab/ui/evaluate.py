@@ -23,7 +23,7 @@ from digitlab.serve.sessions import ModelChoice, Visitor
 from digitlab.training.evaluate import Evaluation, evaluate
 from digitlab.ui.answers import explanation_html, require_trainable
 from digitlab.ui.components import CheckedNumber
-from digitlab.ui.lab import as_text, plain
+from digitlab.ui.lab import as_text, plain, title_in
 from digitlab.ui.page import Page
 from digitlab.ui.text import L, say, words
 from digitlab.vision.pictures import view_image
@@ -177,7 +177,7 @@ class Evaluate:
         confusion.insert(0, say(lang, "evaluate.corner"), names)
         confusion = confusion.style.apply(mistakes, axis=None)
         note = " · ".join(data.notes)
-        text = say(lang, "evaluate.summary", title=as_text(choice.title), data=as_text(data), acc=result.accuracy,
+        text = say(lang, "evaluate.summary", title=as_text(title_in(choice, lang)), data=as_text(data), acc=result.accuracy,
                    errors=result.errors, images=len(data.test_labels), loss=result.loss, ece=result.ece(),
                    t=result.temperature) + (f"  \n*{as_text(note)}*" if note else "")
         return text, per_class, confusion, [], say(lang, "evaluate.click_cell"), ""

@@ -56,8 +56,11 @@ words({
                    "需要这些功能请加载它的 safetensors 权重。"),
 })
 
-SHIPPED_TITLES = {"mnist": "Digits 0-9 (MNIST)", "fashion-mnist": "Clothes (Fashion-MNIST)",
-                  "chinese-mnist": "Chinese numerals 零-亿 (Chinese MNIST)", "cifar10": "Photos (CIFAR-10)"}
+SHIPPED_TITLES = {"mnist": ("Digits 0-9 (MNIST)", "数字 0-9（MNIST）"),
+                  "fashion-mnist": ("Clothes (Fashion-MNIST)", "服饰（Fashion-MNIST）"),
+                  "chinese-mnist": ("Chinese numerals 零-亿 (Chinese MNIST)", "中文数字 零-亿（Chinese MNIST）"),
+                  "cifar10": ("Photos (CIFAR-10)", "照片（CIFAR-10）")}
+words({f"shipped:{name}": (f"{en} · shipped", f"{zh} · 自带") for name, (en, zh) in SHIPPED_TITLES.items()})
 NO_SESSION = say("en", "error.no_session")
 
 
@@ -93,8 +96,15 @@ def load_predictor(source: str | None, revision: str | None = None, token: str |
 
 def shipped_choice(name: str, folder: Path) -> ModelChoice:
     predictor, card = load_predictor(str(folder))
-    return ModelChoice(f"shipped:{name}", f"{SHIPPED_TITLES.get(name, name)} · shipped", predictor, str(folder),
-                       card=card)
+    key = f"shipped:{name}"
+    title = say("en", key) if name in SHIPPED_TITLES else f"{name} · shipped"
+    return ModelChoice(key, title, predictor, str(folder), card=card)
+
+
+def title_in(choice: ModelChoice, lang: str) -> str:
+    """A model's name in the picker and summaries: a shipped model's in the visitor's language."""
+    known = choice.shipped and choice.key.removeprefix("shipped:") in SHIPPED_TITLES
+    return say(lang, choice.key) if known else choice.title
 
 
 class Lab:

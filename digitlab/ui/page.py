@@ -14,7 +14,7 @@ import gradio as gr
 
 from digitlab.serve.sessions import ModelChoice, Visitor
 from digitlab.ui import store
-from digitlab.ui.lab import Lab, as_text, plain
+from digitlab.ui.lab import Lab, as_text, plain, title_in
 from digitlab.ui.text import LANGUAGES, L, language_of, say, words
 
 words({
@@ -145,7 +145,7 @@ class Page:
         return out
 
     def header(self, visitor: Visitor) -> dict:
-        choices = [(c.title, c.key) for c in visitor.choices(self.lab.shipped)]
+        choices = [(title_in(c, visitor.lang), c.key) for c in visitor.choices(self.lab.shipped)]
         return {self.active: header_text(visitor.active, visitor.lang),
                 self.picker: gr.Dropdown(choices=choices, value=visitor.active.key)}
 

@@ -26,15 +26,16 @@ def view_html(view: np.ndarray, size: int = 224, alt: str = "the model's input")
             'style="image-rendering: pixelated; display: block; margin: 28px auto 4px">')
 
 
-def curves(records: Sequence) -> pd.DataFrame:
+def curves(records: Sequence, names: dict[str, str] | None = None) -> pd.DataFrame:
     """Long format for gr.LinePlot: one row per (epoch, split), `split` picks the colour.
 
-    `records` are EpochRecords or their dicts.
+    `records` are EpochRecords or their dicts; `names` says "train" and "test" in the visitor's language.
     """
     def get(r, key):
         return r[key] if isinstance(r, dict) else getattr(r, key)
 
-    rows = [(get(r, "epoch"), split, get(r, f"{split}_loss"), get(r, f"{split}_acc"))
+    names = names or {}
+    rows = [(get(r, "epoch"), names.get(split, split), get(r, f"{split}_loss"), get(r, f"{split}_acc"))
             for r in records for split in ("train", "test")]
     frame = pd.DataFrame(rows, columns=CURVE_COLUMNS)
     return frame.astype({"epoch": "int64", "split": "str", "loss": "float64", "accuracy": "float64"})

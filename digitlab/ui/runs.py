@@ -72,6 +72,8 @@ words({
     "runs.epochs": ("{n} epochs", "{n} 轮"),
     "runs.stopped_at": ("stopped at {done}/{epochs} epochs", "停在第 {done}/{epochs} 轮"),
     "runs.unreadable": ("The trained model could not be read back ({reason}).", "训练好的模型无法读回（{reason}）。"),
+    "runs.name": ("run {number}: {arch} on {data}", "第 {number} 次：{arch}，{data}"),
+    "runs.name_tuned": (" (fine-tune)", "（微调）"),
     "runs.col_run": ("run", "训练"), "runs.col_arch": ("architecture", "架构"),
     "runs.col_params": ("parameters", "参数"), "runs.col_data": ("dataset", "数据集"),
     "runs.col_epochs": ("epochs", "轮数"), "runs.col_seconds": ("seconds", "秒"),
@@ -207,9 +209,10 @@ def run_title(run: Run, lang: str) -> str:
     return say(lang, key, number=run.number, arch=run.config["arch"], data=run.data, how=how, acc=acc)
 
 
-def run_name(run: Run) -> str:
+def run_name(run: Run, lang: str) -> str:
     """A run's name in the table and the chart alike: the chart's lines are the table's rows."""
-    return f"run {run.number}: {run.config['arch']} on {run.data}" + (" (fine-tune)" if run.kind == "finetune" else "")
+    name = say(lang, "runs.name", number=run.number, arch=run.config["arch"], data=run.data)
+    return name + (say(lang, "runs.name_tuned") if run.kind == "finetune" else "")
 
 
 PALETTE = ["#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777"]
@@ -223,7 +226,7 @@ def compare(visitor: Visitor) -> tuple[pd.DataFrame, str]:
     rows = []
     for run in visitor.runs:
         model = run.choice.predictor.model
-        rows.append([run_name(run), model.arch, model.num_params, run.data, len(run.records), round(run.seconds, 1),
+        rows.append([run_name(run, lang), model.arch, model.num_params, run.data, len(run.records), round(run.seconds, 1),
                      round(run.test_acc, 2) if run.test_acc is not None else None,
                      "✓" if run.kept or run.choice is visitor.active else ""])
     return pd.DataFrame(rows, columns=columns), chart(visitor.runs, lang)
@@ -253,7 +256,7 @@ def chart(all_runs: list[Run], lang: str, width: int = 640, height: int = 240) -
         marks.append(f'<text x="{x(epoch):.1f}" y="{height - 10}" text-anchor="middle" font-size="11">{epoch}</text>')
     legend = []
     for i, run in enumerate(all_runs):
-        colour, name = PALETTE[i % len(PALETTE)], html.escape(run_name(run))
+        colour, name = PALETTE[i % len(PALETTE)], html.escape(run_name(run, lang))
         line = " ".join(f"{x(r['epoch']):.1f},{y(r['test_acc']):.1f}" for r in run.records)
         marks.append(f'<polyline class="run-line" data-run="{name}" points="{line}" fill="none" stroke="{colour}" '
                      'stroke-width="2.5"/>')

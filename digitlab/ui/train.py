@@ -31,11 +31,12 @@ from digitlab.ui.components import stored_file
 from digitlab.ui.lab import plain
 from digitlab.ui.page import Page
 from digitlab.ui.pictures import curves, sample_grid
-from digitlab.ui.text import L, say
+from digitlab.ui.text import LANGUAGES, L, say
 from digitlab.ui.train_form import ACTIVE, SCRATCH, widget
 from digitlab.vision.imageio import ImageError
 
-CURVE_COLOURS = {"train": "#2563eb", "test": "#f97316"}
+SPLITS = {"train": "#2563eb", "test": "#f97316"}  # each split's curve colour, whatever language names it
+CURVE_COLOURS = {say(lang, f"train.{split}_split"): colour for lang in LANGUAGES for split, colour in SPLITS.items()}
 
 class Train:
     """The tab's components and handlers."""
@@ -69,10 +70,10 @@ class Train:
                     epoch_order = [str(e) for e in range(1, lab.policy.max_epochs + 1)]  # 1, 2, 3; never 1.5
                     self.loss = gr.LinePlot(x="epoch", y="loss", color="split", color_map=CURVE_COLOURS,
                                             title=L("train.loss"), height=240, x_title=L("train.epoch"),
-                                            sort=epoch_order, elem_id="loss-plot")
+                                            y_title=L("train.loss_axis"), color_title=L("train.split"), sort=epoch_order, elem_id="loss-plot")
                     self.acc = gr.LinePlot(x="epoch", y="accuracy", color="split", color_map=CURVE_COLOURS,
                                            title=L("train.accuracy"), height=240, x_title=L("train.epoch"),
-                                           sort=epoch_order, elem_id="acc-plot")
+                                           y_title=L("train.acc_axis"), color_title=L("train.split"), sort=epoch_order, elem_id="acc-plot")
                 self.log = gr.Textbox(label=L("train.log"), lines=6, max_lines=12, interactive=False, autoscroll=True,
                                       elem_id="train-log")
                 with gr.Row():
@@ -112,6 +113,8 @@ class Train:
         return RECIPES["mnist"].config(dataset="mnist")
 
     def recipe_text(self, dataset: str, lang: str) -> str:
+        """The dataset's recipe in a sentence; it follows the language switch (the page's load sets it too)."""
+        lang = lang if lang in LANGUAGES else "en"
         recipe = RECIPES.get(dataset, RECIPES[OWN])
         if dataset not in SPECS:
             return say(lang, "train.recipe_folder", arch=recipe.arch, epochs=recipe.epochs)
@@ -127,11 +130,13 @@ class Train:
         return {self.runs_table: table, self.runs_plot: plot, **self.keep_choices(visitor)}
 
     def keep_choices(self, visitor: Visitor) -> dict:
-        return {self.keep: gr.CheckboxGroup(choices=[(runs.run_name(r), r.number) for r in visitor.runs],
+        return {self.keep: gr.CheckboxGroup(choices=[(runs.run_name(r, visitor.lang), r.number) for r in visitor.runs],
                                             value=[r.number for r in visitor.runs if r.kept])}
 
     def wire(self) -> None:
         lab, form = self.lab, self.form
+        self.page.language.change(lab.handler(self.recipe_text), [form["dataset"], self.page.language], [self.recipe],
+                                  api_visibility="private", show_progress="hidden")
         form["dataset"].change(lab.handler(self.dataset_changed), [form["dataset"]], [self.recipe, form["data"], form["view"],
                                                                          self.images_zip, form["arch"], form["epochs"],
                                                                          form["batch_size"], form["lr"],
@@ -262,7 +267,8 @@ class Train:
     def outputs_of(self, state: runs.RunState, visitor: Visitor) -> tuple:
         """One update of every output; the curves only once there are points to draw."""
         keep = gr.skip()
-        df = curves(state.records).astype({"epoch": "str"}) if state.records else gr.skip()
+        names = {split: say(visitor.lang, f"train.{split}_split") for split in SPLITS}
+        df = curves(state.records, names).astype({"epoch": "str"}) if state.records else gr.skip()
         answers = state.records[-1].get("watched", []) if state.records else []
         watched = runs.watch_html(state.gallery, answers, state.names)
         if state.run is None:

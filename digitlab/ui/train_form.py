@@ -75,6 +75,8 @@ words({
     "train.code_note": ("The script trains the same architecture on the same data with the same recipe, written to "
                         "be read like a tutorial; its saved folder loads back into digitlab.",
                         "这个脚本用同样的数据、同样的方法训练同样的网络，写得像教程一样好读；它保存的文件夹可以再载入 digitlab。"),
+    "train.split": ("images", "图片"), "train.train_split": ("train", "训练集"), "train.test_split": ("test", "测试集"),
+    "train.loss_axis": ("loss", "损失"), "train.acc_axis": ("accuracy %", "准确率 %"),
     "train.compare": ("### Compare your runs", "### 比较你的训练"),
     "train.keep": ("Keep these runs (never dropped to make room)", "保留这些训练（不会为腾空间而删除）"),
     "train.recipe": ("**{dataset}**: {arch}, {epochs} epochs at learning rate {lr:g}{augment}. On the full data it "
