@@ -126,6 +126,10 @@ def test_an_unreadable_upload_leaves_its_reason_on_screen_and_no_broken_image(pa
     time.sleep(6)  # longer than a pop-up stays
     assert "not an image we can read" in page.inner_text("#upload-hint")
     assert page.locator("#upload img").count() == 0, "a broken-image sliver stayed"
+    page.get_by_label("中文").check()
+    shows(page, "#page-title", "数字实验室")
+    page.locator("#upload input[type=file]").set_input_files(str(broken))
+    shows(page, "#upload-hint", "不是我们能读的图片")  # the reader's reason in the visitor's language
 
 
 def test_stop_with_nothing_running_says_so(page):

@@ -104,13 +104,14 @@ class Predictor:
         ImageError for an image that cannot be read, or a model that does not read handwriting.
         """
         if self.spec.view != "glyph":
-            raise ImageError(f"Reading a number needs a handwriting model; this one reads {self.spec.name} photos.")
+            raise ImageError(f"Reading a number needs a handwriting model; this one reads {self.spec.name} photos.",
+                             "needs_handwriting", name=self.spec.name)
         reader = NumberReader(self.spec, lambda views: self.probabilities(views).numpy(), self.temperature)
 
         def read(pixels: np.ndarray) -> NumberReading:
             reading = reader.read(pixels, k)
             if not reading.digits:
-                raise EmptyImageError(EMPTY_CANVAS)
+                raise EmptyImageError(EMPTY_CANVAS, "empty_canvas")
             return reading
 
         try:

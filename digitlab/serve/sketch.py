@@ -53,7 +53,9 @@ def answer_sketch(visitor: Visitor, png: bytes, mode: str, k: int) -> dict:
 
 
 def sketch_routes(find: Callable[[str | None], Visitor | None], pool: FairPool, budget: BodyBudget,
-                  per_second: float) -> list[Route]:
+                  per_second: float, reason: Callable[[ImageError, str], str] = lambda err, lang: str(err)
+                  ) -> list[Route]:
+    """The canvas's route; `reason` says why a drawing cannot be read in the visitor's language."""
     rate = RateLimit(max(1, int(per_second)), window=1.0)
 
     async def sketch(request: Request) -> JSONResponse:
@@ -82,7 +84,7 @@ def sketch_routes(find: Callable[[str | None], Visitor | None], pool: FairPool, 
         except Refused as err:
             return error(str(err), 429)
         except ImageError as err:
-            return JSONResponse({"seq": seq, "error": str(err)})
+            return JSONResponse({"seq": seq, "error": reason(err, visitor.lang)})
         return JSONResponse({"seq": seq, **result})
 
     return [Route(SKETCH_PATH, sketch, methods=["POST"])]

@@ -32,17 +32,17 @@ NOT_AN_UPLOAD = "This file was not uploaded here; upload the image again."
 def uploaded_path(path: Any) -> str:
     """`path` if it is a regular file in Gradio's upload folder, else ImageError (one message for all)."""
     if not isinstance(path, (str, os.PathLike)):
-        raise ImageError(NOT_AN_UPLOAD)
+        raise ImageError(NOT_AN_UPLOAD, "not_uploaded")
     folder = os.path.realpath(get_upload_folder())
     real = os.path.realpath(path)
     if os.path.commonpath([folder, real]) != folder:
-        raise ImageError(NOT_AN_UPLOAD)
+        raise ImageError(NOT_AN_UPLOAD, "not_uploaded")
     try:
         info = os.lstat(real)
     except (OSError, ValueError):
-        raise ImageError(NOT_AN_UPLOAD) from None
+        raise ImageError(NOT_AN_UPLOAD, "not_uploaded") from None
     if not stat.S_ISREG(info.st_mode):
-        raise ImageError(NOT_AN_UPLOAD)
+        raise ImageError(NOT_AN_UPLOAD, "not_uploaded")
     return real
 
 
@@ -65,7 +65,7 @@ class RawSketchpad(gr.Sketchpad):
     def preprocess(self, payload: Any) -> dict | None:
         """{"background": path | bytes | None, "layers": [path | bytes], "composite": path | bytes | None}.
 
-        A payload naming a file that was not uploaded becomes {"error": message}: the batched
+        A payload naming a file that was not uploaded becomes {"error": ImageError}: the batched
         sketch handler answers it in its hint, without failing the other sketches of its batch.
         """
         if payload is None:
@@ -80,7 +80,7 @@ class RawSketchpad(gr.Sketchpad):
                     "layers": [encoded(layer) for layer in payload.layers if layer is not None],
                     "composite": encoded(payload.composite)}
         except ImageError as err:
-            return {"error": str(err)}
+            return {"error": err}
 
     def drop_stale(self) -> None:
         """The oldest canvases go (dicts keep insertion order) beyond MAX_WAITING or STORE_BYTES."""
@@ -121,13 +121,13 @@ class RawImage(gr.Image):
         return "image"
 
     def preprocess(self, payload: FileData | None) -> str | dict | None:
-        """The stored upload's checked path, or {"error": message} for a path that was not uploaded."""
+        """The stored upload's checked path, or {"error": ImageError} for a path that was not uploaded."""
         if payload is None or payload.path is None:
             return None
         try:
             return uploaded_path(payload.path)
         except ImageError as err:
-            return {"error": str(err)}
+            return {"error": err}
 
 
 def stored_file(value: Any) -> Path:

@@ -20,7 +20,7 @@ from digitlab.ui.components import CheckedRadio, CheckedSlider, RawSketchpad
 from digitlab.ui.lab import as_text, plain
 from digitlab.ui.page import Page
 from digitlab.ui.pictures import view_html
-from digitlab.ui.text import L, say, words
+from digitlab.ui.text import L, reason, say, words
 from digitlab.vision.imageio import SKETCH_MAX_PIXELS, EmptyImageError, ImageError, read_pixels
 
 DIGIT, NUMBER = "digit", "number"
@@ -118,14 +118,14 @@ class Sketch:
         """The view of a program's sketch, else of the newest drawing the page's route read."""
         source = sketch if sketch and sketch.get("composite") is not None else visitor.last_sketch
         if isinstance(sketch, dict) and "error" in sketch:
-            raise plain(str(sketch["error"]))
+            raise plain(reason(sketch["error"], visitor.lang))
         if source is None:
             raise plain(say(visitor.lang, "answers.nothing"))
         try:
             return visitor.active.predictor.prepare(source)
         except ImageError as err:
-            raise plain(str(err) if not isinstance(err, EmptyImageError) else say(visitor.lang, "answers.nothing")) \
-                from err
+            raise plain(reason(err, visitor.lang) if not isinstance(err, EmptyImageError)
+                        else say(visitor.lang, "answers.nothing")) from err
 
     async def explain(self, sketch: dict | None, request: gr.Request) -> str:
         visitor = self.lab.visitor(request)
@@ -146,14 +146,14 @@ class Sketch:
         if not sketch:
             return {}, "", say(visitor.lang, "sketch.hint")
         if "error" in sketch:
-            return {}, "", str(sketch["error"])
+            return {}, "", reason(sketch["error"], visitor.lang)
         predictor = visitor.active.predictor
         try:
             view = await self.lab.work(visitor, predictor.prepare, sketch)
         except EmptyImageError:
             return {}, "", say(visitor.lang, "sketch.hint")
         except ImageError as err:
-            return {}, "", str(err)
+            return {}, "", reason(err, visitor.lang)
         answer = await self.lab.work(visitor, predictor.rank, [view], [k])
         return answer[0], view_html(view), ""
 
@@ -164,7 +164,7 @@ class Sketch:
         visitor = self.lab.visitor(request)
         composite = (sketch or {}).get("composite")
         if not sketch or "error" in sketch or composite is None:
-            return "", "", str((sketch or {}).get("error") or say(visitor.lang, "sketch.number_hint"))
+            return "", "", reason((sketch or {}).get("error") or say(visitor.lang, "sketch.number_hint"), visitor.lang)
         predictor = visitor.active.predictor
 
         def read():
@@ -174,7 +174,7 @@ class Sketch:
         try:
             pixels, reading = await self.lab.work(visitor, read)
         except ImageError as err:
-            return "", "", str(err)
+            return "", "", reason(err, visitor.lang)
         if not reading.digits:
             return "", "", say(visitor.lang, "sketch.number_hint")
         return number_text(reading, visitor.lang), number_html(pixels, reading), ""

@@ -37,6 +37,30 @@ def say(lang: str, key: str, **values: object) -> str:
     return (chinese if lang == "zh-CN" else english).format(**values)
 
 
+# What the image reader says (vision's ImageError keys), for Chinese visitors; English is the error's own message
+IMAGE_ZH = {
+    "unreadable": "这个文件不是我们能读的图片（PNG、JPEG、WebP、GIF 或 BMP）。",
+    "empty_file": "这个文件是空的。",
+    "too_large": "文件太大：上限是 {mb} MB。",
+    "too_many_pixels": "图片太大：上限是 {mp} 百万像素。",
+    "too_small": "图片太小（{width}x{height} 像素）：至少需要 {side}x{side}。",
+    "blank": "没有找到笔迹：图片看起来是空白的。",
+    "uniform": "什么也没找到：整张图片是同一种颜色。",
+    "empty_canvas": "画布是空的：画点什么吧。",
+    "layers": "一幅画最多 {most} 层；这幅有 {n} 层。",
+    "marks": "这里有 {n} 块分开的笔迹；读一个数字最多看 {most} 块。",
+    "characters": "这读出来有 {n} 个字符；一个数字最多 {most} 个。",
+    "needs_handwriting": "读整个数字需要手写模型；这个模型识别的是 {name} 照片。",
+    "not_uploaded": "这个文件不是在这里上传的；请重新上传图片。",
+}
+
+
+def reason(err: object, lang: str) -> str:
+    """Why an image could not be read, in the visitor's language (an ImageError, or already a sentence)."""
+    zh = IMAGE_ZH.get(getattr(err, "key", ""))
+    return zh.format(**err.params) if zh and lang == "zh-CN" else str(err)
+
+
 def i18n() -> gr.I18n:
     return gr.I18n(en={k: en for k, (en, _) in WORDS.items()}, **{"zh-CN": {k: zh for k, (_, zh) in WORDS.items()}})
 

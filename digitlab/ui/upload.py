@@ -21,7 +21,7 @@ from digitlab.ui.lab import plain
 from digitlab.ui.page import Page
 from digitlab.ui.pictures import number_html, view_html
 from digitlab.ui.sketch import DIGIT, MAX_K, NUMBER, number_text
-from digitlab.ui.text import L, say, words
+from digitlab.ui.text import L, reason, say, words
 from digitlab.vision.imageio import IMAGE_SUFFIXES, EmptyImageError, ImageError, read_pixels
 
 words({
@@ -144,7 +144,8 @@ class Upload:
         predictor = visitor.active.predictor
         try:
             if isinstance(image, dict):
-                raise ImageError(image.get("error") or say(lang, "upload.bad_upload"))
+                raise image["error"] if isinstance(image.get("error"), ImageError) else ImageError(
+                    say(lang, "upload.bad_upload"))
             if number_mode:
                 pixels = await self.lab.work(visitor, read_pixels, image)
                 reading = await self.lab.work(visitor, predictor.read_number, pixels, k)
@@ -156,7 +157,7 @@ class Upload:
         except EmptyImageError as err:  # "No ink found", "a single colour": the reader's own words say which
             return {}, "", f"**{err}**", gr.skip(), "", "", "", "", *panels
         except ImageError as err:  # the reason stays on screen (a pop-up would fade), the picture goes
-            return {}, "", say(lang, "upload.unreadable", reason=str(err)), None, "", "", "", "", *panels
+            return {}, "", say(lang, "upload.unreadable", reason=reason(err, lang)), None, "", "", "", "", *panels
         return answer, view_html(view), "", gr.skip(), "", "", "", "", *panels
 
     def pick_sample(self, index: Any, request: gr.Request) -> str:
@@ -173,7 +174,7 @@ class Upload:
         try:
             return await self.lab.work(visitor, visitor.active.predictor.prepare, image)
         except ImageError as err:
-            raise plain(str(err)) from err
+            raise plain(reason(err, visitor.lang)) from err
 
     async def explain(self, image: Any, request: gr.Request) -> str:
         visitor = self.lab.visitor(request)

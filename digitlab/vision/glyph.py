@@ -128,7 +128,7 @@ def read_page(pixels: np.ndarray, step: int, faint: float = FAINT_INK) -> Page:
     # touches the border (a digit cut out close to it) must not pass for noise.
     noise = float(np.percentile(border(d), 25))
     if d.max() < 0.05 + 6 * noise:
-        raise EmptyImageError(BLANK_IMAGE)
+        raise EmptyImageError(BLANK_IMAGE, "blank")
     threshold = max(faint * otsu(d), 0.03 + 3 * noise)
     mask = d > threshold
     cell = max(1, math.ceil(max(d.shape) / 48))
@@ -161,7 +161,7 @@ def drop_alpha(a: np.ndarray, matte: Matte = None) -> tuple[np.ndarray, Matte]:
             return rgb, None
         opaque = alpha[..., 0] > 0.5
         if not opaque.any():
-            raise EmptyImageError(BLANK_IMAGE)
+            raise EmptyImageError(BLANK_IMAGE, "blank")
         colour = np.median(rgb[opaque], axis=0)
         matte = (1.0 if colour.mean() < 0.5 else 0.0) if opaque.mean() < 0.5 else colour
     return rgb * alpha + matte * (1 - alpha), matte
@@ -436,7 +436,7 @@ def fit_and_centre(ink: np.ndarray, frame: Frame = MNIST_FRAME) -> np.ndarray:
     """MNIST's last step: long side to the box, centre of mass to the frame's middle; uint8 with max 255."""
     rows, cols = np.flatnonzero(ink.max(1) > 0.05), np.flatnonzero(ink.max(0) > 0.05)
     if rows.size == 0:
-        raise EmptyImageError(BLANK_IMAGE)
+        raise EmptyImageError(BLANK_IMAGE, "blank")
     ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     size = frame.size
     step = max(ink.shape) / frame.box  # ink pixels per output pixel
@@ -452,5 +452,5 @@ def fit_and_centre(ink: np.ndarray, frame: Frame = MNIST_FRAME) -> np.ndarray:
     out = np.asarray(canvas.resize((size, size), Image.Resampling.BOX, box=box))
     peak = float(out.max())
     if peak <= 0:
-        raise EmptyImageError(BLANK_IMAGE)
+        raise EmptyImageError(BLANK_IMAGE, "blank")
     return np.clip(out * (255 / peak) + 0.5, 0, 255).astype(np.uint8)

@@ -37,7 +37,12 @@ EMPTY_CANVAS = "The canvas is empty: draw something."
 
 
 class ImageError(ValueError):
-    """An input that cannot be read; the message is one plain sentence for users."""
+    """An input that cannot be read; the message is one plain sentence for users, in English. `key` and
+    `params` name the sentence, so that an interface can say it in its visitor's language."""
+
+    def __init__(self, message: str, key: str = "", **params: object):
+        super().__init__(message)
+        self.key, self.params = key, params
 
 
 class EmptyImageError(ImageError):
@@ -124,7 +129,7 @@ def read_file(path: str | os.PathLike) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise ImageError(f"{os.fspath(path)!s} is not a regular file.")
         if info.st_size > MAX_BYTES:
-            raise ImageError(f"The file is too large: the limit is {MAX_BYTES // 2**20} MB.")
+            raise too_large()
         with os.fdopen(fd, "rb", closefd=False) as f:
             return f.read(MAX_BYTES + 1)  # the size can lie (/proc) or grow: never more than the limit
     except OSError as err:
@@ -156,7 +161,7 @@ def data_url_bytes(url: str) -> bytes:
     try:
         return base64.b64decode(url.split(",", 1)[1])
     except (IndexError, ValueError) as err:
-        raise ImageError(UNREADABLE) from err
+        raise ImageError(UNREADABLE, "unreadable") from err
 
 
 def open_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -175,31 +180,37 @@ def open_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except ImageError:
         raise
     except Image.DecompressionBombError:
-        raise ImageError(too_many_pixels()) from None
+        raise too_many_pixels() from None
     except Exception as err:  # Pillow raises many types for broken files (OSError, SyntaxError, ...)
-        raise ImageError(UNREADABLE) from err
+        raise ImageError(UNREADABLE, "unreadable") from err
 
 
 def check_bytes(data: bytes) -> None:
     """Refuse empty and oversized files before decoding them."""
     if not data:
-        raise ImageError("The file is empty.")
+        raise ImageError("The file is empty.", "empty_file")
     if len(data) > MAX_BYTES:
-        raise ImageError(f"The file is too large: the limit is {MAX_BYTES // 2**20} MB.")
+        raise too_large()
 
 
-def too_many_pixels(max_pixels: int = MAX_PIXELS) -> str:
-    return f"The image is too large: the limit is {max_pixels // 1_000_000} megapixels."
+def too_many_pixels(max_pixels: int = MAX_PIXELS) -> ImageError:
+    mp = max_pixels // 1_000_000
+    return ImageError(f"The image is too large: the limit is {mp} megapixels.", "too_many_pixels", mp=mp)
+
+
+def too_large() -> ImageError:
+    mb = MAX_BYTES // 2**20
+    return ImageError(f"The file is too large: the limit is {mb} MB.", "too_large", mb=mb)
 
 
 def check_size(size: tuple[int, int], max_pixels: int = MAX_PIXELS) -> None:
     """Refuse images too large to process safely or too small to hold anything readable; size is (w, h)."""
     width, height = size
     if width * height > max_pixels:
-        raise ImageError(too_many_pixels(max_pixels))
+        raise too_many_pixels(max_pixels)
     if min(width, height) < MIN_SIDE:
         raise ImageError(f"The image is too small ({width}x{height} pixels): it needs at least "
-                         f"{MIN_SIDE}x{MIN_SIDE}.")
+                         f"{MIN_SIDE}x{MIN_SIDE}.", "too_small", width=width, height=height, side=MIN_SIDE)
 
 
 def normalise_mode(img: Image.Image) -> Image.Image:
@@ -221,7 +232,7 @@ def normalise_mode(img: Image.Image) -> Image.Image:
     except ImageError:
         raise
     except Exception as err:  # a lazily decoded file that turns out to be broken
-        raise ImageError(UNREADABLE) from err
+        raise ImageError(UNREADABLE, "unreadable") from err
 
 
 def array_pixels(a: np.ndarray) -> np.ndarray:

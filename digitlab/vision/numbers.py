@@ -125,7 +125,8 @@ def parts(mask: np.ndarray) -> list[Region]:
     sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     kept = np.flatnonzero(sizes >= SPECK * sizes.max())
     if len(kept) > MAX_PARTS:
-        raise ImageError(f"This has {len(kept)} separate marks; a number is read from at most {MAX_PARTS}.")
+        raise ImageError(f"This has {len(kept)} separate marks; a number is read from at most {MAX_PARTS}.",
+                         "marks", n=len(kept), most=MAX_PARTS)
     out = []
     for i in kept:
         m = labels == i + 1
@@ -260,7 +261,8 @@ class NumberReader:
             return NumberReading("", 0.0, [])
         regions, height = attach_fragments(regions)
         if len(regions) > MAX_DIGITS:
-            raise ImageError(f"This reads as {len(regions)} characters; a number may have at most {MAX_DIGITS}.")
+            raise ImageError(f"This reads as {len(regions)} characters; a number may have at most {MAX_DIGITS}.",
+                             "characters", n=len(regions), most=MAX_DIGITS)
         digits: list[Region] = []
         for region in regions:
             for part in self.apart(region, height):

@@ -49,7 +49,7 @@ def photo_view(pixels: np.ndarray, spec: DatasetSpec) -> np.ndarray:
     """(H, W, C) uint8 -> (channels, size, size): fitted to the frame, in the data's polarity."""
     rgb = on_white(shrink(pixels, 16 * spec.size))
     if float(rgb.std()) < 1.0:
-        raise EmptyImageError(UNIFORM)
+        raise EmptyImageError(UNIFORM, "uniform")
     if spec.polarity == "light-on-dark":
         rgb, light_background = trim_to_object(rgb)
     else:
@@ -131,16 +131,17 @@ def read_sketch(value: dict, view: Callable[[np.ndarray], np.ndarray]) -> np.nda
             pass  # a blank composite next to inked layers: read the layers
     given = [layer for layer in value.get("layers") or [] if layer is not None]
     if len(given) > SKETCH_MAX_LAYERS:  # gradio's API takes any list: thousands would stall the server
-        raise ImageError(f"A sketch may have at most {SKETCH_MAX_LAYERS} layers; this one has {len(given)}.")
+        raise ImageError(f"A sketch may have at most {SKETCH_MAX_LAYERS} layers; this one has {len(given)}.",
+                         "layers", most=SKETCH_MAX_LAYERS, n=len(given))
     layers = [read_image(layer, SKETCH_MAX_PIXELS) for layer in given]
     if not layers:
-        raise EmptyImageError(EMPTY_CANVAS)
+        raise EmptyImageError(EMPTY_CANVAS, "empty_canvas")
     background = value.get("background")
     flat = flatten(None if background is None else read_image(background, SKETCH_MAX_PIXELS), layers)
     try:
         return view(pixels_of(flat))
     except EmptyImageError:
-        raise EmptyImageError(EMPTY_CANVAS) from None
+        raise EmptyImageError(EMPTY_CANVAS, "empty_canvas") from None
 
 
 def to_mnist(source: Any) -> np.ndarray:
