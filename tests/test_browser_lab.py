@@ -215,6 +215,18 @@ def test_the_switch_turns_the_page_chinese_and_back(page):
     shows(page, "#train-recipe", "On the full data")
 
 
+def test_a_menu_closes_when_keyboard_focus_leaves_it(page):
+    page.locator("#model-picker input").focus()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_selector("#model-picker [role=option]")
+    page.keyboard.press("Tab")
+    page.wait_for_function("() => !document.querySelector('#model-picker [role=option]')", timeout=5_000)
+    page.locator("#model-picker input").click()  # and the keyboard still picks
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    shows(page, "#active-model", "chinese-mnist")
+
+
 def test_on_a_phone_the_drawn_digit_and_its_answer_are_both_on_screen(browser, url, tmp_path):
     page = open_page(browser, url, width=390, height=844)
     page.evaluate("document.querySelector('#sketch canvas').scrollIntoView({block: 'start'})")

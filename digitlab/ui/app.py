@@ -35,6 +35,8 @@ CSS = """
 #sketch-why img, #upload-why img, #cell-why img { max-width: 100%; }
 .answer-block { border-width: 1px !important; border-color: var(--border-color-primary) !important; }
 .why-title { margin: 6px 0; }
+/* a table cell is clicked to open it, not to select its row or column */
+#confusion .selection-button, #per-class .selection-button { display: none !important; }
 /* Gradio stretches a gallery's few items over the whole row; thumbnails keep their size instead */
 #corrections .grid-container, #cell-gallery .grid-container {
   grid-template-columns: repeat(auto-fill, minmax(88px, 1fr)) !important; }
@@ -45,6 +47,17 @@ CSS = """
   .gradio-container { padding-left: 6px !important; padding-right: 6px !important; }
 }
 """
+
+# A menu closes when keyboard focus leaves it: Gradio's dropdown closes on Escape and on a click elsewhere, not on Tab
+KEYBOARD_JS = """() => {
+  document.addEventListener('focusin', (event) => {
+    document.querySelectorAll('ul[role=listbox]').forEach((list) => {
+      const block = list.closest('.block');
+      const input = block && !block.contains(event.target) && block.querySelector('input');
+      if (input) input.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+    });
+  });
+}"""
 
 
 class SafeBlocks(gr.Blocks):
@@ -94,6 +107,7 @@ def launch(lab: Lab, **launch_kwargs: Any) -> gr.Blocks:
     launch_kwargs.setdefault("max_file_size", max(MAX_BYTES, policy.max_zip_bytes))
     launch_kwargs.setdefault("state_session_capacity", policy.max_sessions)
     launch_kwargs.setdefault("css", CSS)
+    launch_kwargs.setdefault("js", KEYBOARD_JS)
     launch_kwargs.setdefault("i18n", text.i18n())
     # Gradio's run history is a list of internal events, and can save a visitor's runs to a Hub bucket with the
     # host's own saved login (gradio.history.resolve_token): off, and no footer link to it.
