@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import random
 import subprocess
@@ -22,7 +21,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +29,16 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.bench_serve import cpu_seconds, free_port, percentile, rss_mb, sketches, verdict  # noqa: E402
-from tests import rawgradio  # noqa: E402
+from scripts.bench_serve import (  # noqa: E402
+    cpu_seconds,
+    free_port,
+    page_token,
+    percentile,
+    rss_mb,
+    sketch,
+    sketches,
+    verdict,
+)
 from tests.conftest import TRAIN  # noqa: E402
 
 DEFAULTS = {**TRAIN, "data": "auto", "arch": "speednet", "epochs": 3, "batch_size": 256, "lr": 0.01, "augment": True}
@@ -53,30 +59,6 @@ def start(data: str | None) -> tuple[subprocess.Popen, str]:
         except OSError:
             time.sleep(0.2)
     raise SystemExit("the server did not start")
-
-
-def page_token(url: str) -> str:
-    """What a page gets when it opens: its session's token for the sketch route (the load event's answer)."""
-    with urllib.request.urlopen(f"{url}/config", timeout=10) as response:
-        config = json.load(response)
-    session = uuid.uuid4().hex
-    for dep in config["dependencies"]:
-        if any(t[1] == "load" for t in dep.get("targets", [])) and dep.get("backend_fn"):
-            done = rawgradio.call(url, "", [None] * len(dep["inputs"]), session=session, fn=dep["id"])
-            for value in (done.get("output") or {}).get("data") or []:
-                token = (value or {}).get("props", {}).get("token") if isinstance(value, dict) else None
-                if token:
-                    return token
-    raise SystemExit("no token in the page's load answer")
-
-
-def sketch(url: str, token: str, png: bytes, timeout: float = 30) -> tuple[float, dict]:
-    request = urllib.request.Request(f"{url}/api/sketch?k=3", data=png, method="POST",
-                                     headers={"X-Digitlab-Token": token})
-    start = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        body = json.load(response)
-    return time.perf_counter() - start, body
 
 
 class Sketcher(threading.Thread):
