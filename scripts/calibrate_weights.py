@@ -19,7 +19,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
 from digitlab.data.registry import load_dataset  # noqa: E402
-from digitlab.hub import TRAINING_NAME, load_model, save_model  # noqa: E402
+from digitlab.hub import load_model, save_model  # noqa: E402
+from digitlab.hub.transport import TRAINING_NAME  # noqa: E402
 from digitlab.training.evaluate import evaluate  # noqa: E402
 from digitlab.training.loop import calibrate  # noqa: E402
 

@@ -79,14 +79,14 @@ class Visitors:
         return handle_file(str(path))
 
     def reads(self, client, file) -> str:
-        return client.predict(file, 1, "one character", api_name="/predict_upload")[0]["label"]
+        return client.predict(file, 1, "digit", api_name="/predict_upload")[0]["label"]
 
     def teach(self, examples: list[tuple[Image.Image, int]]):
         """A new visitor who saves these corrections, fine-tunes and uses the result: (client, seconds, status)."""
         me = Client(self.url, verbose=False)
         for image, digit in examples:
             file = self.upload(image)
-            me.predict(file, 3, "one character", api_name="/predict_upload")
+            me.predict(file, 3, "digit", api_name="/predict_upload")
             me.predict(file, str(digit), api_name="/correct_upload")
         start = time.monotonic()
         _, status = me.predict(api_name="/finetune")
