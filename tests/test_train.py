@@ -164,3 +164,46 @@ def test_presets_apply_overrides():
     assert cfg.arch == "digitnet" and cfg.epochs == 2 and cfg.lr == TrainConfig().lr
     with pytest.raises(ValueError, match="choose from"):
         preset("turbo")
+
+
+def test_a_runs_standalone_script_needs_only_torch_and_repeats_the_run(tmp_path):
+    """The Train tab's "standalone PyTorch script" of a 1-epoch fast run on the shipped sample: it imports no
+    digitlab (nor gradio, nor huggingface_hub), reaches the run's test accuracy within a point, and the folder
+    it saves reads examples/digit_7.png as 7 through `digitlab predict`."""
+    import ast
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from digitlab.training import standalone
+    from digitlab.training.config import preset, train_argv
+
+    root = Path(__file__).resolve().parent.parent
+    cfg = preset("fast", data="sample", epochs=1)
+    run = subprocess.run([sys.executable, "-m", "digitlab", *train_argv(cfg), "--out", str(tmp_path / "cli"), "--json"],
+                         capture_output=True, text=True, timeout=300, cwd=root)
+    assert run.returncode == 0, run.stderr[-2000:]
+    cli_acc = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")][-1]["test_acc"]
+
+    code = standalone.script(cfg)
+    imported = {alias.name.split(".")[0] for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(ast.parse(code))
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported - set(sys.stdlib_module_names) <= {"torch", "torchvision", "safetensors", "numpy"}, imported
+    (tmp_path / "train.py").write_text(code)
+    blocked = "import sys; [sys.modules.__setitem__(m, None) for m in ('digitlab', 'gradio', 'huggingface_hub')]"
+    runner = f"{blocked}; import runpy; runpy.run_path('train.py', run_name='__main__')"
+    data = root / "digitlab" / "data" / "sample" / "mnist_sample.npz"
+    alone = subprocess.run([sys.executable, "-c", runner, "--data", str(data), "--out", "script-model"],
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    script_acc = float(alone.stdout.split("test accuracy ")[-1].split("%")[0])
+    assert abs(script_acc - cli_acc) <= 1.0, (script_acc, cli_acc)
+
+    read = subprocess.run([sys.executable, "-m", "digitlab", "predict", str(root / "examples" / "digit_7.png"),
+                           "--weights", str(tmp_path / "script-model"), "--json"],
+                          capture_output=True, text=True, timeout=120, cwd=root)
+    assert read.returncode == 0, read.stderr[-2000:]
+    assert json.loads(read.stdout.splitlines()[-1])["label"] == "7"
