@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import app
-from tests.conftest import free_port
+from tests.conftest import launched
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -31,10 +30,6 @@ FOUR_SEVEN = [[(0.30, 0.2), (0.22, 0.6), (0.36, 0.6)], [(0.33, 0.35), (0.33, 0.8
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 
 
-def serve(**kwargs):
-    """The lab, launched on a free port; close() it after."""
-    return app.launch(os.environ.get("DIGITLAB_WEIGHTS"), server_name="127.0.0.1", server_port=free_port(),
-                      prevent_thread_lock=True, quiet=True, **kwargs)
 
 
 def open_page(browser, url: str, locale: str = "en-US", width: int = 1280, height: int = 1000):
@@ -100,3 +95,33 @@ def tab(page, name: str) -> None:
         page.locator(".overflow-menu > button").first.click()
         page.locator(".overflow-dropdown button", has_text=name).first.click()
     time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def url():
+    """The lab, served once per browser test module."""
+    with launched(os.environ.get("DIGITLAB_WEIGHTS")) as demo:
+        yield demo.local_url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, url, tmp_path):
+    """A fresh page (its own session); its last screen is kept beside the test's files."""
+    page = open_page(browser, url)
+    try:
+        yield page
+    finally:
+        page.screenshot(path=tmp_path / "last.png", full_page=True)
+        page.context.close()

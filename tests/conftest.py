@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -37,15 +38,23 @@ def source() -> str:
     return os.environ.get("DIGITLAB_WEIGHTS") or str(hub.DEFAULT_WEIGHTS)
 
 
-@pytest.fixture(scope="module")
-def url(source: str):
+@contextlib.contextmanager
+def launched(source: str | None = None, **kwargs):
+    """The lab on a free port for the block's length (kwargs: app.launch's, e.g. a policy)."""
     import app
 
-    demo = app.launch(source, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    demo = app.launch(source, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                      **kwargs)
     try:
-        yield demo.local_url.rstrip("/")
+        yield demo
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def url(source: str):
+    with launched(source) as demo:
+        yield demo.local_url.rstrip("/")
 
 
 @pytest.fixture(scope="module")

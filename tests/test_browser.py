@@ -13,59 +13,27 @@ from pathlib import Path
 import pytest
 
 from digitlab.ui.upload import built_in_samples
-from tests.browser import (
-    CHROMIUM,
+from tests.browser import (  # noqa: F401 - url, browser and page are fixtures
     FOUR_SEVEN,
     ONE,
     SEVEN,
     ZERO,
     answer,
     answer_becomes,
+    browser,
     draw,
     ink_on_canvas,
     needs_chromium,
-    open_page,
+    page,
     pick_model,
-    serve,
     shows,
     tab,
+    url,
 )
 
 EXAMPLES = list(built_in_samples()["mnist"])  # the MNIST model's Upload samples
 pytestmark = [needs_chromium, pytest.mark.browser]
 
-
-@pytest.fixture(scope="module")
-def url():
-    demo = serve()
-    try:
-        yield demo.local_url
-    finally:
-        demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import ARGS
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser, url, tmp_path):
-    page = open_page(browser, url)
-    try:
-        yield page
-    finally:
-        page.screenshot(path=tmp_path / "last.png", full_page=True)
-        page.context.close()
 
 
 def test_draw_clear_and_draw_again_three_times_each_reads_the_new_drawing_on_an_empty_canvas(page, tmp_path):

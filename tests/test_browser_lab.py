@@ -13,53 +13,22 @@ import pytest
 from digitlab.hub import save_model
 from digitlab.models import Classifier
 from digitlab.ui.upload import built_in_samples
-from tests.browser import (
-    CHROMIUM,
+from tests.browser import (  # noqa: F401 - url, browser and page are fixtures
     SEVEN,
     answer_becomes,
+    browser,
     draw,
     needs_chromium,
     open_page,
+    page,
     pick_model,
-    serve,
     shows,
     tab,
+    url,
 )
 
 pytestmark = [needs_chromium, pytest.mark.browser]
 
-
-@pytest.fixture(scope="module")
-def url():
-    demo = serve()
-    try:
-        yield demo.local_url
-    finally:
-        demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser import ARGS
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser, url, tmp_path):
-    page = open_page(browser, url)
-    try:
-        yield page
-    finally:
-        page.screenshot(path=tmp_path / "last.png", full_page=True)
-        page.context.close()
 
 
 def text_of(page, selector: str) -> str:

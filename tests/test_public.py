@@ -26,7 +26,7 @@ from digitlab.models import Classifier
 from digitlab.policy import Policy, decide_public
 from digitlab.ui.hub import NEEDS_TOKEN
 from tests import conftest, rawgradio
-from tests.conftest import epochs_logged, free_port, log_of, status_of, wait_for
+from tests.conftest import epochs_logged, launched, log_of, status_of, wait_for
 
 pytest_plugins = ["tests.hub_server"]
 
@@ -37,12 +37,8 @@ def train_args(**over) -> list:
 
 @pytest.fixture(scope="module")
 def demo():
-    demo = app.launch(None, policy=Policy(public=True, public_train_seconds=CAP), server_name="127.0.0.1",
-                      server_port=free_port(), prevent_thread_lock=True, quiet=True)
-    try:
+    with launched(policy=Policy(public=True, public_train_seconds=CAP)) as demo:
         yield demo
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")

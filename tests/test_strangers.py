@@ -18,11 +18,10 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-import app
 from digitlab.models import Classifier
 from digitlab.policy import Policy
 from tests import rawgradio
-from tests.conftest import free_port
+from tests.conftest import launched
 from tests.test_public import lenet_files
 
 pytest_plugins = ["tests.hub_server"]
@@ -30,12 +29,8 @@ pytest_plugins = ["tests.hub_server"]
 
 @pytest.fixture(scope="module")
 def demo():
-    demo = app.launch(None, policy=Policy(public=True), server_name="127.0.0.1", server_port=free_port(),
-                      prevent_thread_lock=True, quiet=True)
-    try:
+    with launched(policy=Policy(public=True)) as demo:
         yield demo
-    finally:
-        demo.close()
 
 
 @pytest.fixture(scope="module")
