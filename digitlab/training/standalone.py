@@ -18,6 +18,7 @@ from digitlab.data import augment
 from digitlab.data.specs import SPECS
 from digitlab.models import registry
 from digitlab.spec import MNIST
+from digitlab.training import evaluate, loop
 from digitlab.training.config import TrainConfig, train_argv
 
 HEADER = '''"""Train {arch} on {dataset}: a standalone PyTorch script made by digitlab.
@@ -132,16 +133,7 @@ MIRROR = AUGMENT and SPEC["view"] == "photo"
 LOOP = '''
 
 # ---------------------------------------------------------------------------------------- the training
-def holdout_split(labels: torch.Tensor, share: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train indices, held-out indices): `share` of each class held out to calibrate the confidences."""
-    keep, held = [], []
-    for c in labels.unique().tolist():
-        idx = (labels == c).nonzero().flatten()
-        idx = idx[torch.randperm(len(idx), generator=gen)]
-        n = int(round(share * len(idx)))
-        held.append(idx[:n])
-        keep.append(idx[n:])
-    return torch.cat(keep).sort().values, torch.cat(held).sort().values
+{holdout_split}
 
 
 def make_optimizer(model: nn.Module) -> torch.optim.Optimizer:
@@ -166,19 +158,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tu
     return logits, 100.0 * (logits.argmax(1) == labels).float().mean().item()
 
 
-def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """The temperature T that makes softmax(logits / T) honest about how sure it is (Guo et al. 2017)."""
-    log_t = torch.zeros((), requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
-
-    def nll() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), labels)
-        loss.backward()
-        return loss
-
-    optimizer.step(nll)
-    return float(log_t.detach().exp().clamp(0.05, 20.0))
+{fit_temperature}
 
 
 def main() -> None:
@@ -279,5 +259,6 @@ def script(cfg: TrainConfig) -> str:
             "            model.backbone.init_from_data((as_pixels(images[:5000]) - model.mean) / model.std)")
     aug_gen = "    aug_gen = torch.Generator().manual_seed(SEED + 1000)  # the augmentation's random draws\n"
     text += LOOP.format(init_from_data=init if cfg.arch == "airnet" else "", augment_lines=lines,
-                        aug_gen=aug_gen if cfg.augment else "")
+                        aug_gen=aug_gen if cfg.augment else "", holdout_split=source(loop.holdout_split).rstrip(),
+                        fit_temperature=source(evaluate.fit_temperature).rstrip())
     return text
