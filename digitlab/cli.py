@@ -225,10 +225,10 @@ def run_predict(args: argparse.Namespace) -> int:
                 digits = "  ".join(f"{d.name} {d.confidence:.1%}" for d in reading.digits)
                 text = f"{path}: {reading.number or '(no number found)'}  ({reading.confidence:.1%}: {digits})"
             else:
-                confidences = predictor.predict(path, top_k=args.top_k)
-                label = next(iter(confidences))
-                row = {"file": str(path), "label": label, "confidences": confidences}
-                text = f"{path}: {label}  (" + "  ".join(f"{k} {v:.1%}" for k, v in confidences.items()) + ")"
+                answer = predictor.answer(path, k=args.top_k)
+                row = {"file": str(path), **answer.as_dict()}
+                said = answer.reason if answer.declined else answer.label
+                text = f"{path}: {said}  (" + "  ".join(f"{k} {v:.1%}" for k, v in answer.top.items()) + ")"
         except ImageError as err:
             failures += 1
             row, text = {"file": str(path), "error": str(err)}, f"{path}: error: {err}"

@@ -1,7 +1,7 @@
 """Screenshots of every tab as a visitor sees them, in English and Chinese, at desktop and phone size:
 python app.py, then python scripts/screenshots.py http://127.0.0.1:7860 [OUT_DIR] (needs Debian's chromium
-and playwright). A drawn 7 with its explanation, a number, an upload, a short training, an evaluation, a
-correction in Teach, and the Hub tab."""
+and playwright). A drawn star (declined: not a digit), a drawn 7 with its explanation, a number, an upload of a
+letter (declined) and of a digit, a short training, an evaluation, a correction in Teach, and the Hub tab."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from digitlab.ui.upload import built_in_samples  # noqa: E402
-from tests.browser import ARGS, FOUR_SEVEN, SEVEN, draw, open_page, shows, tab  # noqa: E402
+from tests.browser import ARGS, FOUR_SEVEN, SEVEN, STAR, draw, open_page, shows, tab  # noqa: E402
 
 TABS = {"en": ["Sketch", "Upload", "Train", "Evaluate", "Teach", "Hub"],
         "zh": ["手写", "上传", "训练", "评估", "教它", "Hub"]}
@@ -25,6 +25,10 @@ def tour(browser, url: str, out: Path, lang: str, phone: bool) -> None:
     name = f"{lang}-{'phone' if phone else 'desktop'}"
     sketch, upload, train, evaluate, teach, hub = TABS[lang]
     page.screenshot(path=out / f"{name}-0-start.png", full_page=not phone)
+    draw(page, STAR)
+    shows(page, "#sketch .dl-why", "0–9")
+    page.screenshot(path=out / f"{name}-1-declined.png", full_page=not phone)
+    page.click("#sketch .dl-clear")
     draw(page, SEVEN)
     shows(page, "#sketch .dl-top", "7")
     page.screenshot(path=out / f"{name}-1-sketch.png", full_page=not phone)
@@ -38,6 +42,9 @@ def tour(browser, url: str, out: Path, lang: str, phone: bool) -> None:
     page.screenshot(path=out / f"{name}-3-number.png", full_page=not phone)
     page.locator("#sketch-mode label").nth(0).click()
     tab(page, upload)
+    page.locator("#upload-samples button.gallery-item").nth(6).click()  # the drawn letter A
+    shows(page, "#upload-hint", "0–9")
+    page.screenshot(path=out / f"{name}-4-upload-declined.png", full_page=True)
     page.locator("#upload-samples button.gallery-item").nth(3).click()
     page.wait_for_selector("#upload-view img", timeout=30_000)
     page.screenshot(path=out / f"{name}-4-upload.png", full_page=True)

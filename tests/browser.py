@@ -26,6 +26,8 @@ ONE = [[(0.5, 0.2), (0.5, 0.8)]]
 ZERO = [[(0.5 + 0.2 * np.sin(t), 0.5 - 0.3 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 24)]]
 FOUR_SEVEN = [[(0.30, 0.2), (0.22, 0.6), (0.36, 0.6)], [(0.33, 0.35), (0.33, 0.85)],  # a 4 in two strokes
               [(0.45, 0.2), (0.6, 0.2), (0.5, 0.85)]]  # and a 7
+STAR = [[(0.5 + 0.4 * np.sin(t), 0.52 - 0.4 * np.cos(t)) for t in np.radians(np.arange(0, 721, 144))]]
+LETTER_A = [[(0.2, 0.85), (0.5, 0.15), (0.8, 0.85)], [(0.33, 0.58), (0.67, 0.58)]]
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
 

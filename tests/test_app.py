@@ -33,6 +33,11 @@ EMPTY_SKETCH = {"background": None, "layers": [], "composite": None}
 EXAMPLES = list(built_in_samples()["mnist"])  # the MNIST model's Upload samples
 
 
+def expected(path: str) -> str:
+    """What a sample reads as: its digit (digit_7.png), or "?" for a letter, a star, a scribble (declined)."""
+    return "?" if Path(path).parent.name == "not-digits" else Path(path).stem.split("_")[1]
+
+
 @pytest.fixture(scope="module")
 def sketch_of_a_7(tmp_path_factory) -> dict:
     """A sample test-set 7, drawn 800x800 black on white as the Sketchpad composite comes."""
@@ -82,8 +87,9 @@ def test_an_empty_canvas_clears_the_answer_and_asks_for_a_drawing(client):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: Path(p).name)
 def test_every_bundled_example_is_read_correctly(client, path):
-    label, *_ = client.predict(handle_file(path), api_name="/predict_upload")
-    assert label["label"] == Path(path).stem.split("_")[1]
+    label, _, hint, *_ = client.predict(handle_file(path), api_name="/predict_upload")
+    assert label["label"] == expected(path)
+    assert ("doesn't look like a digit — the model reads 0–9" in hint) == (expected(path) == "?")
 
 
 @pytest.mark.parametrize("dataset", ["fashion-mnist", "chinese-mnist", "cifar10"])
@@ -115,6 +121,15 @@ def test_the_json_endpoint_beside_the_ui_reads_the_same_examples(url):
     with urllib.request.urlopen(request, timeout=10) as response:
         body = json.load(response)
     assert body["label"] == Path(EXAMPLES[0]).stem.split("_")[1] and len(body["confidences"]) == 2
+
+
+def test_the_json_endpoint_answers_a_letter_a_star_and_a_scribble_with_label_null_and_a_reason(url):
+    for path in [p for p in EXAMPLES if expected(p) == "?"]:
+        request = urllib.request.Request(f"{url}/api/predict", data=Path(path).read_bytes())
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = json.load(response)
+        assert body["label"] is None and len(body["confidences"]) == 3, path
+        assert body["reason"] == "This doesn't look like a digit — the model reads 0–9.", path
 
 
 def test_a_broken_file_gets_a_plain_reason_that_stays_and_the_next_upload_works(client, tmp_path):

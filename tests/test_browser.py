@@ -15,8 +15,10 @@ import pytest
 from digitlab.ui.upload import built_in_samples
 from tests.browser import (  # noqa: F401 - url, browser and page are fixtures
     FOUR_SEVEN,
+    LETTER_A,
     ONE,
     SEVEN,
+    STAR,
     ZERO,
     answer,
     answer_becomes,
@@ -65,6 +67,19 @@ def test_the_answer_shown_is_always_the_latest_drawings_after_fast_strokes(page)
     assert answer(page) == "0"
 
 
+def test_a_star_and_a_letter_drawn_on_the_canvas_are_declined_and_a_digit_drawn_after_reads(page, tmp_path):
+    for name, strokes in (("star", STAR), ("letter-a", LETTER_A)):
+        draw(page, strokes)
+        answer_becomes(page, "?")
+        shows(page, "#sketch .dl-why", "This doesn't look like a digit — the model reads 0–9.")
+        assert page.locator("#sketch .dl-bar").count() == 3  # its closest guesses stay in view, as guesses
+        page.screenshot(path=tmp_path / f"declined-{name}.png", full_page=True)
+        page.click("#sketch .dl-clear")
+    draw(page, SEVEN)
+    answer_becomes(page, "7")
+    assert page.locator("#sketch .dl-why").count() == 0
+
+
 def test_47_written_on_the_number_canvas_reads_47_with_a_box_around_each_digit(page, tmp_path):
     page.get_by_label("a whole number").first.check()
     page.wait_for_function("() => document.querySelector('#sketch canvas').width === 896")
@@ -81,7 +96,8 @@ def test_a_bundled_example_picked_in_the_upload_tab_is_read(page, tmp_path):
     page.click(f'button.gallery-item:has(img[src$="{example.name}"])')
     label = '#upload-label [data-testid="label-output-value"]'
     page.wait_for_function("(sel) => document.querySelector(sel)?.innerText.trim().length > 0", arg=label)
-    assert page.inner_text(label).strip() == example.stem.split("_")[1]
+    assert page.inner_text(label).strip() == "?"  # the last sample is a scribble: not a digit, and it says so
+    assert "doesn't look like a digit" in page.inner_text("#upload-hint")
     page.wait_for_selector("#upload-view img")
 
 

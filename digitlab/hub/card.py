@@ -113,6 +113,8 @@ def model_card(model: Classifier, card: dict, name: str | None = None) -> ModelC
          + (f", test ECE {calibration['test_ece_before']:.2f} % -> {calibration['test_ece_after']:.2f} %"
             if "test_ece_after" in calibration else "")),
     ]
+    if model.decline is not None:
+        facts.append(("not one of its classes", f"declined below a top probability of {model.decline:.3g}"))
     lines = [
         f"# {title}", "",
         f"An image classifier made with digitlab: the `{model.arch}` architecture "

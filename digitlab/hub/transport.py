@@ -148,9 +148,10 @@ def classifier_from_config(config: dict) -> Classifier:
     else:
         spec = config["spec"]
     check_budget(config["arch"], spec)
-    mirror = config.get("mirror")
+    mirror, decline = config.get("mirror"), config.get("decline")
     return Classifier(config["arch"], spec, float(config.get("temperature", 1.0)),
-                      None if mirror is None else bool(mirror))
+                      None if mirror is None else bool(mirror),
+                      decline.get("below") if isinstance(decline, dict) else None)
 
 
 def load_local(folder: str | Path) -> Classifier:

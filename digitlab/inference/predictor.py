@@ -7,6 +7,7 @@ DatasetSpec (digitlab.vision.views), so the app, the CLI and the JSON endpoint n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,27 @@ def top_k(probs: torch.Tensor, names: Sequence[str], k: int) -> dict[str, float]
     """The k most likely classes of one probability row, most likely first."""
     values, indices = probs.topk(max(1, min(k, len(names))))
     return {names[i]: round(float(v), 6) for v, i in zip(values.tolist(), indices.tolist(), strict=True)}
+
+
+DIGITS = "0–9"  # what a model of the ten digits says it reads
+
+
+@dataclass
+class Answer:
+    """What a model answers for one image: its top-k, and whether it declined (not one of its classes)."""
+
+    top: dict[str, float]  # by display name, most likely first
+    declined: bool = False
+    reason: str = ""  # why it declined, one sentence
+
+    @property
+    def label(self) -> str | None:
+        return None if self.declined else next(iter(self.top))
+
+    def as_dict(self) -> dict:
+        """{"label", "confidences"} and, when declined, "label": None and the "reason" (the CLI's and the JSON
+        endpoint's answer)."""
+        return {"label": self.label, "confidences": self.top, **({"reason": self.reason} if self.declined else {})}
 
 
 def inference_graph(model: Classifier) -> torch.nn.Module:
@@ -53,6 +75,7 @@ class Predictor:
         self.spec: DatasetSpec = model.spec
         self.names = list(self.spec.display)  # what answers are called: "7", "七 (7)", "airplane"
         self.temperature = float(model.temperature)
+        self.decline = getattr(model, "decline", None)  # below this top probability: "not one of mine"
         self.inference = inference_graph(self.model)
 
     @property
@@ -94,9 +117,34 @@ class Predictor:
 
     def rank(self, views: Sequence[np.ndarray], ks: Sequence[int]) -> list[dict[str, float]]:
         """Top-ks[i] of views[i], for many views in one forward pass."""
+        return [answer.top for answer in self.answers(views, ks)]
+
+    def answers(self, views: Sequence[np.ndarray], ks: Sequence[int]) -> list[Answer]:
+        """The Answer to each view, in one forward pass: declined where the model was taught to and its top
+        probability is below its decision (a model without one answers everything)."""
         if not views:
             return []
-        return [top_k(p, self.names, k) for p, k in zip(self.probabilities(views), ks, strict=True)]
+        return [self.answer_of(p, k) for p, k in zip(self.probabilities(views), ks, strict=True)]
+
+    def answer(self, image: Any, k: int = 3) -> Answer:
+        """The Answer to one image (any source prepare() reads)."""
+        return self.answers([self.prepare(image)], [k])[0]
+
+    def answer_of(self, probabilities: torch.Tensor, k: int) -> Answer:
+        top = top_k(probabilities, self.names, k)
+        if self.decline is None or float(probabilities.max()) >= self.decline:
+            return Answer(top)
+        reads = self.classes_text()
+        if reads == DIGITS:
+            return Answer(top, True, f"This doesn't look like a digit — the model reads {DIGITS}.")
+        return Answer(top, True, f"This doesn't look like anything this model reads ({reads}).")
+
+    def classes_text(self) -> str:
+        """Its classes in a few words: "0–9" for ten digits, else the first names."""
+        names = self.names
+        if names == [str(i) for i in range(10)]:
+            return DIGITS
+        return ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
 
     def read_number(self, image: Any, k: int = 3) -> NumberReading:
         """The number written in a row on `image` (a canvas, a photo, a scan); "" when nothing is written.
@@ -112,7 +160,7 @@ class Predictor:
             reading = reader.read(pixels, k)
             if not reading.digits:
                 raise EmptyImageError(EMPTY_CANVAS, "empty_canvas")
-            return reading
+            return reading.flagged(self.decline) if self.decline is not None else reading
 
         try:
             return read_sketch(image, read) if is_sketch(image) else read(read_pixels(image))

@@ -61,6 +61,15 @@ def check_budget(arch: str, spec: DatasetSpec | dict) -> None:
                                f"{MAX_MACS / 1e6:,.0f} million")
 
 
+def checked_decline(value: object) -> float | None:
+    """A decision from config.json: a probability strictly between 0 and 1, or None (answer everything)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < float(value) < 1:
+        raise ValueError(f"config.json's decline must be a probability between 0 and 1, not {value!r}")
+    return float(value)
+
+
 class Classifier(
     nn.Module,
     PyTorchModelHubMixin,
@@ -72,14 +81,17 @@ class Classifier(
     """A registered backbone plus everything needed to use it: its DatasetSpec and calibration.
 
     Input: (B, C, S, S) float pixels in [0, 1], prepared by the spec's view. Output: logits.
-    Probabilities are softmax(logits / temperature); the temperature is fitted after training.
+    Probabilities are softmax(logits / temperature); the temperature is fitted after training. `decline`, where
+    a model was taught what is not one of its classes (scripts/train_decline.py), is the calibrated top
+    probability below which it says so; None answers everything.
     """
 
     def __init__(self, arch: str = DEFAULT_ARCH, spec: dict | None = None, temperature: float = 1.0,
-                 mirror: bool | None = None):
+                 mirror: bool | None = None, decline: float | None = None):
         super().__init__()
         self.spec = DatasetSpec.from_dict(spec) if spec else MNIST
         self.arch, self.temperature = arch, float(temperature)
+        self.decline = checked_decline(decline)
         # Photo models trained on mirrored photos answer for both; a config without the flag is such a model.
         self.mirror = self.spec.view == "photo" if mirror is None else bool(mirror) and self.spec.view == "photo"
         self.backbone = create_backbone(arch, self.spec.channels, self.spec.num_classes, self.spec.size)
@@ -110,8 +122,11 @@ class Classifier(
 
     def config(self) -> dict:
         """What config.json holds: enough to rebuild this model."""
-        return {"arch": self.arch, "spec": self.spec.to_dict(), "temperature": self.temperature,
-                "mirror": self.mirror}
+        config = {"arch": self.arch, "spec": self.spec.to_dict(), "temperature": self.temperature,
+                  "mirror": self.mirror}
+        if self.decline is not None:
+            config["decline"] = {"below": self.decline}
+        return config
 
 
 def summary(model: Classifier) -> str:

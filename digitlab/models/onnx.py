@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from digitlab.models import Classifier
+from digitlab.models.classifier import checked_decline
 from digitlab.spec import DatasetSpec
 
 INPUT, OUTPUT = "pixels", "logits"
@@ -40,6 +41,7 @@ class OnnxClassifier(torch.nn.Module):
         self.spec = DatasetSpec.from_dict(json.loads(meta["digitlab.spec"]))
         self.arch = meta.get("digitlab.arch", "onnx")
         self.temperature = float(meta.get("digitlab.temperature", 1.0))
+        self.decline = checked_decline(float(meta["digitlab.decline"]) if "digitlab.decline" in meta else None)
         self.num_params = int(meta.get("digitlab.num_params", 0))
         self.path = Path(path)
 
@@ -73,6 +75,7 @@ def export_onnx(model: Classifier, out: str | Path, int8: bool = False) -> dict:
         graph = onnx.load(str(plain))
         meta = {"digitlab.spec": json.dumps(spec.to_dict()), "digitlab.arch": model.arch,
                 "digitlab.temperature": repr(float(model.temperature)), "digitlab.num_params": str(model.num_params),
+                **({"digitlab.decline": repr(model.decline)} if model.decline is not None else {}),
                 "digitlab.input": "float pixels in [0, 1], (batch, channels, size, size), as the spec's view "
                                   "makes them"}
         for key, value in meta.items():

@@ -63,8 +63,7 @@ def json_routes(active: Callable[[], Predictor], pool: FairPool, budget: BodyBud
     def answer(predictor: Predictor, body: bytes, k: int, number: bool) -> dict:
         if number:
             return predictor.read_number(body, k).as_dict()
-        confidences = predictor.predict(body, top_k=k)
-        return {"label": next(iter(confidences)), "confidences": confidences}
+        return predictor.answer(body, k).as_dict()
 
     async def predict(request: Request) -> JSONResponse:
         try:

@@ -38,18 +38,19 @@ def answer_sketch(visitor: Visitor, png: bytes, mode: str, k: int) -> dict:
         if not reading.digits:
             return {"empty": True}
         return {"number": reading.number, "confidence": round(reading.confidence, 6),
-                "digits": [{"name": d.name, "confidence": round(d.confidence, 4), "box": list(d.box)}
-                           for d in reading.digits]}
+                "digits": [{"name": d.name, "confidence": round(d.confidence, 4), "box": list(d.box),
+                            "declined": d.declined} for d in reading.digits]}
     try:
         pixels = read_pixels(png, SKETCH_MAX_PIXELS)
         view = predictor.prepare(pixels)
     except EmptyImageError:
         visitor.last_sketch = None
         return {"empty": True}
-    top = predictor.rank([view], [k])[0]
+    answer = predictor.answers([view], [k])[0]
     visitor.last_sketch = png
-    return {"top": [[name, p] for name, p in top.items()], "view": data_url(view_image(view)), "model": choice.key,
-            "size": predictor.spec.size}
+    return {"top": [[name, p] for name, p in answer.top.items()], "declined": answer.declined,
+            "reads": predictor.classes_text(),
+            "view": data_url(view_image(view)), "model": choice.key, "size": predictor.spec.size}
 
 
 def sketch_routes(find: Callable[[str | None], Visitor | None], pool: FairPool, budget: BodyBudget,

@@ -14,6 +14,7 @@ import gradio as gr
 import numpy as np
 
 from digitlab.inference.explain import activation_grid, explain, heatmap
+from digitlab.inference.predictor import DIGITS, Predictor
 from digitlab.serve.sessions import Correction, ModelChoice, Visitor
 from digitlab.spec import MNIST
 from digitlab.ui.lab import Lab, as_text, plain
@@ -21,6 +22,12 @@ from digitlab.ui.text import L, say, words
 from digitlab.vision.pictures import data_url
 
 words({
+    "answers.declined": ("**Not one of mine?** This doesn't look like anything this model reads ({classes}); its "
+                         "answers are only its closest guesses.",
+                         "**不像是它认识的？** 这看起来不像这个模型能认出的任何东西（{classes}）；它的答案只是最接近的猜测。"),
+    "answers.declined_digit": ("**Not a digit?** This doesn't look like a digit — the model reads 0–9; its answers "
+                               "are only its closest guesses.",
+                               "**不像数字？** 这看起来不像数字——这个模型只认 0–9；它的答案只是最接近的猜测。"),
     "answers.why": ("Why this answer?", "为什么是这个答案？"),
     "answers.wrong": ("Wrong? It's a …", "认错了？它是……"),
     "answers.save": ("Save correction", "保存更正"),
@@ -85,6 +92,14 @@ def explanation_html(choice: ModelChoice, view: np.ndarray, lang: str) -> str:
                      f'</figcaption><img src="{data_url(activation_grid(layer.maps))}" alt="" '
                      'style="image-rendering:pixelated;max-width:100%"></figure>')
     return "".join(parts)
+
+
+def declined_text(predictor: Predictor, lang: str) -> str:
+    """What a panel says when the model declines: not one of its classes, and what it does read."""
+    reads = predictor.classes_text()
+    if reads == DIGITS:
+        return say(lang, "answers.declined_digit")
+    return say(lang, "answers.declined", classes=as_text(reads))
 
 
 def require_trainable(choice: ModelChoice, lang: str) -> None:

@@ -21,11 +21,15 @@ WORDS_JS = {
            "reading": "Reading…", "ink": "Ink", "pen": "Pen", "eraser": "Eraser", "undo": "Undo", "clear": "Clear",
            "sees": "What the model sees", "sure": "sure of the whole number", "answers": "Top answers",
            "canvas": "drawing area", "busy": "The lab is busy; your drawing will be read in a moment.",
-           "ended": "This page's session has ended; reload the page."},
+           "ended": "This page's session has ended; reload the page.",
+           "declined_digit": "This doesn't look like a digit — the model reads 0–9. Its closest guesses:",
+           "declined_text": "This doesn't look like anything this model reads ({reads}). Its closest guesses:"},
     "zh-CN": {"draw": "在画布上写一个字…", "draw_number": "在一行里写一个数字，例如 2026…", "reading": "识别中…",
               "ink": "墨水", "pen": "笔粗", "eraser": "橡皮", "undo": "撤销", "clear": "清空",
               "sees": "模型看到的样子", "sure": "对整个数字的把握", "answers": "最可能的答案", "canvas": "画布",
-              "busy": "实验室正忙，稍后会识别你的字。", "ended": "这个页面的会话已结束，请刷新页面。"},
+              "busy": "实验室正忙，稍后会识别你的字。", "ended": "这个页面的会话已结束，请刷新页面。",
+              "declined_digit": "这看起来不像数字——这个模型只认 0–9。它最接近的猜测：",
+              "declined_text": "这看起来不像这个模型能认出的任何东西（{reads}）。它最接近的猜测："},
 }
 
 TEMPLATE = """
@@ -75,6 +79,8 @@ CSS = """
 .dl-answer { min-height: 2em; }
 .dl-top { font-size: 40px; font-weight: 700; line-height: 1.1; }
 .dl-top small { font-size: 18px; font-weight: 400; color: #475569; margin-left: 8px; }
+.dl-top.dl-declined { font-size: 26px; color: #b45309; }
+.dl-why { font-size: 14px; color: #475569; margin: 2px 0 6px; }
 .dl-bar { display: grid; grid-template-columns: minmax(3em, auto) 1fr 3.5em; gap: 6px; align-items: center;
           font-size: 14px; margin: 3px 0; }
 .dl-track { display: block; height: 10px; border-radius: 5px; background: #f1f5f9; overflow: hidden; }
@@ -216,8 +222,15 @@ function show(data, code, seq) {
 function showTop(data) {
   const [first, p0] = data.top[0];
   const top = document.createElement('div'); top.className = 'dl-top';
-  top.textContent = first; const pct = document.createElement('small'); pct.textContent = Math.round(p0 * 100) + '%';
-  top.appendChild(pct); answer.appendChild(top);
+  if (data.declined) {  // the model was taught what is not one of its classes, and says so
+    top.classList.add('dl-declined'); top.textContent = '?';  // as the Upload tab's answer and a number's part
+    const why = document.createElement('div'); why.className = 'dl-why'; why.textContent = data.reads === '0–9' ? say('declined_digit')
+      : say('declined_text').replace('{reads}', data.reads);
+    answer.append(top, why);
+  } else {
+    top.textContent = first; const pct = document.createElement('small'); pct.textContent = Math.round(p0 * 100) + '%';
+    top.appendChild(pct); answer.appendChild(top);
+  }
   const list = document.createElement('div'); list.className = 'dl-bars'; list.setAttribute('aria-label', say('answers'));
   data.top.forEach(([name, p], i) => {
     const row = document.createElement('div'); row.className = 'dl-bar';
@@ -235,19 +248,19 @@ function showNumber(data) {
   const n = document.createElement('div'); n.className = 'dl-number'; n.textContent = data.number;
   const d = document.createElement('div'); d.className = 'dl-digits';
   d.textContent = Math.round(data.confidence * 100) + '% ' + say('sure') + ' · ' +
-    data.digits.map((g) => g.name + ' ' + Math.round(g.confidence * 100) + '%').join(' · ');
+    data.digits.map((g) => (g.declined ? '?' : g.name) + ' ' + Math.round(g.confidence * 100) + '%').join(' · ');
   answer.append(n, d);
   const ns = 'http://www.w3.org/2000/svg';
   for (const g of data.digits) {
     const [x0, y0, x1, y1] = g.box;
-    const colour = g.confidence >= 0.9 ? '#16a34a' : g.confidence >= 0.5 ? '#d97706' : '#dc2626';
+    const colour = g.declined ? '#dc2626' : g.confidence >= 0.9 ? '#16a34a' : g.confidence >= 0.5 ? '#d97706' : '#dc2626';
     const r = document.createElementNS(ns, 'rect');
     Object.entries({x: x0, y: y0, width: x1 - x0, height: y1 - y0, fill: 'none', stroke: colour, 'stroke-width': 3})
       .forEach(([k, v]) => r.setAttribute(k, v));
     const t = document.createElementNS(ns, 'text');
     Object.entries({x: x0, y: Math.max(16, y0 - 6), fill: colour, 'font-size': 18, 'font-family': 'sans-serif'})
       .forEach(([k, v]) => t.setAttribute(k, v));
-    t.textContent = g.name + ' ' + Math.round(g.confidence * 100) + '%';
+    t.textContent = (g.declined ? '?' : g.name) + ' ' + Math.round(g.confidence * 100) + '%';
     boxes.append(r, t);
   }
 }

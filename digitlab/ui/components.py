@@ -21,9 +21,11 @@ from typing import Any
 import gradio as gr
 from gradio.components.base import server
 from gradio.components.image_editor import AcceptBlobs, EditorDataBlobs
+from gradio.components.label import LabelConfidence, LabelData
 from gradio.data_classes import FileData
 from gradio.utils import get_upload_folder
 
+from digitlab.inference.predictor import Answer
 from digitlab.vision.imageio import MAX_BYTES, ImageError
 
 NOT_AN_UPLOAD = "This file was not uploaded here; upload the image again."
@@ -177,3 +179,20 @@ class CheckedRadio(gr.Radio):
 
     def preprocess(self, payload: Any) -> Any:
         return payload
+
+
+class AnswerLabel(gr.Label):
+    """The top answers, headed by the first; a declined answer (digitlab.inference.predictor.Answer) is headed
+    "?" so the big text never names a class the model has just said the image is not."""
+
+    def get_block_name(self) -> str:
+        return "label"
+
+    def postprocess(self, value: Any) -> Any:
+        if isinstance(value, Answer):
+            if not value.declined:
+                return super().postprocess(value.top)
+            return LabelData(label="?", confidences=[LabelConfidence(label=name, confidence=p)
+                                                     for name, p in value.top.items()])
+        return super().postprocess(value)
+

@@ -14,9 +14,9 @@ import gradio as gr
 import numpy as np
 
 from digitlab.serve.sessions import Visitor
-from digitlab.ui.answers import explain_view, require_trainable, save_correction, teach_panel
+from digitlab.ui.answers import declined_text, explain_view, require_trainable, save_correction, teach_panel
 from digitlab.ui.canvas import canvas
-from digitlab.ui.components import CheckedRadio, CheckedSlider, RawSketchpad
+from digitlab.ui.components import AnswerLabel, CheckedRadio, CheckedSlider, RawSketchpad
 from digitlab.ui.lab import as_text, plain
 from digitlab.ui.page import Page
 from digitlab.ui.pictures import view_html
@@ -63,7 +63,7 @@ class Sketch:
             self.api_pad = RawSketchpad(canvas_size=(448, 448), layers=False, transforms=(), elem_id="api-sketch")
             self.api_number = RawSketchpad(canvas_size=(896, 320), layers=False, transforms=(),
                                            elem_id="api-number")
-            self.label = gr.Label(num_top_classes=None)
+            self.label = AnswerLabel(num_top_classes=None)
             self.view = gr.HTML()
             self.hint = gr.Markdown()
             self.number, self.boxes, self.number_hint = gr.Markdown(), gr.HTML(), gr.Markdown()
@@ -154,8 +154,8 @@ class Sketch:
             return {}, "", say(visitor.lang, "sketch.hint")
         except ImageError as err:
             return {}, "", reason(err, visitor.lang)
-        answer = await self.lab.work(visitor, predictor.rank, [view], [k])
-        return answer[0], view_html(view), ""
+        answer = (await self.lab.work(visitor, predictor.answers, [view], [k]))[0]
+        return answer, view_html(view), declined_text(predictor, visitor.lang) if answer.declined else ""
 
     async def predict_number(self, sketch: dict | None, request: gr.Request = None) -> tuple:
         """The wide canvas, read as a whole number: (number, boxes, hint); the API's /predict_number."""
@@ -181,7 +181,7 @@ class Sketch:
 
 
 def number_text(reading, lang: str) -> str:
-    digits = " · ".join(f"{as_text(d.name)} {d.confidence:.0%}" for d in reading.digits)
+    digits = " · ".join(f"{'?' if d.declined else as_text(d.name)} {d.confidence:.0%}" for d in reading.digits)
     return say(lang, "sketch.number_text", number=as_text(reading.number), sure=f"{reading.confidence:.0%}",
                digits=digits)
 

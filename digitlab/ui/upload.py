@@ -8,6 +8,7 @@ the mode and the model it was read with: any of them changing clears it.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -15,8 +16,8 @@ import gradio as gr
 from digitlab.assets import EXAMPLES_DIR
 from digitlab.data.specs import SPECS
 from digitlab.serve.sessions import ModelChoice, Visitor
-from digitlab.ui.answers import explain_view, require_trainable, save_correction, teach_panel
-from digitlab.ui.components import CheckedRadio, CheckedSlider, RawImage
+from digitlab.ui.answers import declined_text, explain_view, require_trainable, save_correction, teach_panel
+from digitlab.ui.components import AnswerLabel, CheckedRadio, CheckedSlider, RawImage
 from digitlab.ui.lab import plain
 from digitlab.ui.page import Page
 from digitlab.ui.pictures import number_html, view_html
@@ -29,6 +30,8 @@ words({
     "upload.image": ("A photo or scan (PNG, JPG, WebP, GIF, BMP)", "一张照片或扫描件（PNG、JPG、WebP、GIF、BMP）"),
     "upload.hint": ("Upload an image, paste one, or pick a sample below…", "上传或粘贴一张图片，或从下面选一个样例…"),
     "upload.samples": ("Samples: {name} test images", "样例：{name} 测试图片"),
+    "upload.samples_and_others": ("Samples: {name} test images, then a letter, a star and a scribble it should "
+                                  "decline", "样例：{name} 测试图片，然后是它应当拒认的一个字母、一颗星和一团乱涂"),
     "upload.samples_label": ("Samples", "样例"),
     "upload.top": ("Top answers", "最可能的答案"),
     "upload.view": ("What the model sees: {size}×{size}, {kind}", "模型看到的样子：{size}×{size}，{kind}"),
@@ -45,22 +48,34 @@ words({
 })
 
 
+NOT_DIGITS = "not-digits"  # examples/not-digits/: a drawn letter, a star, a scribble
+
+
 @cache
 def built_in_samples() -> dict[str, tuple[str, ...]]:
     """The Upload tab's samples of each built-in dataset, read once, on first use: images of its classes
-    (examples/<dataset>/<class>.png, scripts/make_examples.py), MNIST's digits in examples/ itself."""
+    (examples/<dataset>/<class>.png, scripts/make_examples.py), MNIST's digits in examples/ itself, then a drawn
+    letter, a star and a scribble (examples/not-digits/) that the MNIST model declines."""
     out = {}
     for name in SPECS:
-        folder = EXAMPLES_DIR if name == "mnist" else EXAMPLES_DIR / name
-        files = [p for p in folder.glob("*.*") if p.suffix.lower() in IMAGE_SUFFIXES]
-        out[name] = tuple(str(p) for p in sorted(files, key=lambda p: (len(p.stem), p.stem)))
+        folders = [EXAMPLES_DIR, EXAMPLES_DIR / NOT_DIGITS] if name == "mnist" else [EXAMPLES_DIR / name]
+        out[name] = ()
+        for folder in folders:
+            files = [p for p in folder.glob("*.*") if p.suffix.lower() in IMAGE_SUFFIXES]
+            out[name] += tuple(str(p) for p in sorted(files, key=lambda p: (len(p.stem), p.stem)))
     return out
 
 
 def samples_of(choice: ModelChoice) -> tuple[str, ...]:
     """A model's samples, by its dataset's name: a built-in dataset's or none (a visitor's own images,
-    or a name a downloaded model's config makes up: never a folder to look in)."""
-    return built_in_samples().get(choice.predictor.spec.name, ())
+    or a name a downloaded model's config makes up: never a folder to look in). The samples it should decline
+    only for a model that declines."""
+    files = built_in_samples().get(choice.predictor.spec.name, ())
+    return files if choice.predictor.decline is not None else tuple(f for f in files if not is_not_digit(f))
+
+
+def is_not_digit(path: str) -> bool:
+    return Path(path).parent.name == NOT_DIGITS
 
 
 class Upload:
@@ -81,7 +96,7 @@ class Upload:
             with gr.Column(scale=2, min_width=280):
                 self.hint = gr.Markdown(L("upload.hint"), elem_id="upload-hint")
                 with gr.Column(visible=True) as self.digit_outputs:
-                    self.label = gr.Label(label=L("upload.top"), num_top_classes=None, elem_id="upload-label",
+                    self.label = AnswerLabel(label=L("upload.top"), num_top_classes=None, elem_id="upload-label",
                                           elem_classes=["answer-block"])
                     self.view = gr.HTML(label=L("upload.view_label"), show_label=True, container=True, min_height=150,
                                         elem_id="upload-view", elem_classes=["answer-block"])
@@ -114,7 +129,8 @@ class Upload:
                 self.wrong: gr.Dropdown(choices=choice.predictor.names, value=None), self.saved: "",
                 self.explanation: "", self.number: "", self.boxes: "",
                 self.samples: gr.Dataset(samples=[[f] for f in files], visible=bool(files),
-                                         label=say(visitor.lang, "upload.samples", name=spec.name))}
+                                         label=say(visitor.lang, "upload.samples_and_others" if any(
+                                             map(is_not_digit, files)) else "upload.samples", name=spec.name))}
 
     def wire(self) -> None:
         lab = self.lab
@@ -153,12 +169,14 @@ class Upload:
                     return {}, "", say(lang, "upload.blank"), gr.skip(), "", "", "", "", *panels
                 return ({}, "", "", gr.skip(), number_text(reading, lang), number_html(pixels, reading), "", "",
                         *panels)
-            answer, view = await self.lab.work(visitor, predictor.predict_view, image, k)
+            view = await self.lab.work(visitor, predictor.prepare, image)
+            answer = (await self.lab.work(visitor, predictor.answers, [view], [k]))[0]
         except EmptyImageError as err:  # "No ink found", "a single colour": the reader's own words say which
             return {}, "", f"**{err}**", gr.skip(), "", "", "", "", *panels
         except ImageError as err:  # the reason stays on screen (a pop-up would fade), the picture goes
             return {}, "", say(lang, "upload.unreadable", reason=reason(err, lang)), None, "", "", "", "", *panels
-        return answer, view_html(view), "", gr.skip(), "", "", "", "", *panels
+        hint = declined_text(predictor, lang) if answer.declined else ""
+        return answer, view_html(view), hint, gr.skip(), "", "", "", "", *panels
 
     def pick_sample(self, index: Any, request: gr.Request) -> str:
         """The sample clicked, by its place in the active model's list (never a path from the browser)."""

@@ -60,9 +60,11 @@ class DigitReading:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the input's pixels, ends exclusive
     top: dict[str, float] = field(default_factory=dict)  # the top-k, by display name
     view: np.ndarray | None = field(default=None, repr=False)  # what the model read
+    declined: bool = False  # a part the model does not take for one of its classes
 
     def as_dict(self) -> dict:
-        return {"label": self.label, "confidence": round(self.confidence, 6), "box": list(self.box)}
+        return {"label": None if self.declined else self.label, "confidence": round(self.confidence, 6),
+                "box": list(self.box), **({"declined": True} if self.declined else {})}
 
 
 @dataclass
@@ -74,6 +76,13 @@ class NumberReading:
     def as_dict(self) -> dict:
         return {"number": self.number, "confidence": round(self.confidence, 6),
                 "digits": [d.as_dict() for d in self.digits]}
+
+    def flagged(self, below: float) -> NumberReading:
+        """The reading with each part the model is less sure of than `below` flagged, and "?" in the number
+        in its place: a part that is not one of the model's classes is not guessed."""
+        digits = [replace(d, declined=d.confidence < below) for d in self.digits]
+        number = "".join("?" if d.declined else d.label for d in digits)
+        return NumberReading(number, self.confidence, digits)
 
 
 @dataclass(eq=False)

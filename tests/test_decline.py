@@ -1,0 +1,123 @@
+"""A model that knows what it cannot read: it declines a drawn letter, a star and a scribble with a reason, still
+reads a clear digit, carries its decision in config.json (and ONNX metadata, and through a fine-tune), and a
+model whose config has no decision answers everything, as before."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlab import hub
+from digitlab.cli import main
+from digitlab.inference.predictor import Predictor
+from digitlab.models import Classifier
+from digitlab.models.onnx import export_onnx, load_onnx
+from digitlab.models.transfer import start_from
+from digitlab.spec import MNIST
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+NOT_DIGITS = sorted((EXAMPLES / "not-digits").glob("*.png"))  # a drawn letter A, a star, a scribble
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Predictor:
+    return Predictor.from_pretrained()
+
+
+def test_the_shipped_digit_model_carries_a_decision(shipped):
+    assert shipped.decline is not None and 0 < shipped.decline < 1
+
+
+@pytest.mark.parametrize("path", NOT_DIGITS, ids=lambda p: p.stem)
+def test_a_drawn_letter_a_star_and_a_scribble_are_declined_with_a_reason(shipped, path):
+    answer = shipped.answer(path)
+    assert answer.declined and answer.label is None
+    said = answer.as_dict()
+    assert said["label"] is None and said["reason"] == "This doesn't look like a digit — the model reads 0–9."
+    assert len(said["confidences"]) == 3  # its closest guesses are still there to see
+
+
+def test_clear_digits_still_read(shipped):
+    for path in sorted(EXAMPLES.glob("digit_*")):
+        answer = shipped.answer(path)
+        assert not answer.declined and answer.label == path.stem[-1], path
+
+
+def test_predict_json_says_null_and_why_for_each_non_digit_and_reads_the_digit(capsys):
+    assert main(["predict", *map(str, NOT_DIGITS), str(EXAMPLES / "digit_7.png"), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["label"] for row in rows] == [None] * len(NOT_DIGITS) + ["7"]
+    assert all(row["reason"].startswith("This doesn't look like a digit") for row in rows[:-1])
+    assert "reason" not in rows[-1]
+
+
+def test_a_config_without_a_decision_answers_everything_as_before(tmp_path):
+    model = hub.load_model(None)
+    model.decline = None
+    hub.save_model(model, tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    assert "decline" not in config  # what every config before this release looks like
+    old = Predictor.from_pretrained(tmp_path / "old")
+    assert old.decline is None
+    for path in NOT_DIGITS:
+        answer = old.answer(path)
+        assert not answer.declined and answer.label is not None and "reason" not in answer.as_dict()
+
+
+def test_the_decision_travels_in_config_json_and_is_checked(tmp_path):
+    model = Classifier("lenet", MNIST.to_dict(), decline=0.75)
+    hub.save_model(model, tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["decline"] == {"below": 0.75}
+    assert hub.load_model(tmp_path / "m").decline == 0.75
+    for bad in (1.5, 0, "0.5", True, {"below": 0.5}):
+        with pytest.raises(ValueError, match="decline"):
+            Classifier("lenet", MNIST.to_dict(), decline=bad)
+
+
+def test_a_config_json_with_a_bad_decision_is_refused_with_a_sentence(tmp_path):
+    hub.save_model(Classifier("lenet", MNIST.to_dict()), tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["decline"] = {"below": 7}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="decline must be a probability"):
+        hub.load_model(tmp_path / "m")
+
+
+def test_an_onnx_export_keeps_the_decision(tmp_path):
+    model = Classifier("lenet", MNIST.to_dict(), decline=0.6).eval()
+    export_onnx(model, tmp_path / "model.onnx")
+    assert load_onnx(tmp_path / "model.onnx").decline == pytest.approx(0.6)
+
+
+def test_a_fine_tune_on_the_same_classes_keeps_the_decision_and_new_classes_drop_it():
+    source = Classifier("lenet", MNIST.to_dict(), decline=0.6)
+    assert start_from(source, MNIST).decline == 0.6
+    fewer = MNIST.to_dict() | {"labels": ["0", "1"], "display": ["0", "1"], "name": "two"}
+    assert start_from(source, type(MNIST).from_dict(fewer)).decline is None
+
+
+def test_a_number_with_a_letter_in_it_shows_the_letter_as_a_question_mark(shipped):
+    seven = np.asarray(Image.open(EXAMPLES / "digit_7.png").convert("L").resize((200, 200)))
+    seven = 255 - seven if seven.mean() < 128 else seven  # black ink on white, as a canvas has it
+    letter = np.asarray(Image.open(NOT_DIGITS[0]).convert("L").resize((200, 200)))
+    row = np.full((240, 520), 255, np.uint8)
+    row[20:220, 20:220], row[20:220, 300:500] = seven, letter
+    reading = shipped.read_number(Image.fromarray(row))
+    assert len(reading.digits) == 2
+    assert [d.declined for d in reading.digits] == [False, True] and reading.number == "7?"
+
+
+def test_the_upload_samples_offer_things_to_decline_only_for_a_model_that_declines(shipped, tmp_path):
+    from digitlab.serve.sessions import ModelChoice
+    from digitlab.ui.upload import is_not_digit, samples_of
+
+    files = samples_of(ModelChoice("shipped:mnist", "MNIST", shipped, "shipped"))
+    assert [Path(f).stem for f in files if is_not_digit(f)] == ["star", "letter_a", "scribble"]
+    model = hub.load_model(None)
+    model.decline = None  # a visitor's own MNIST model, which answers everything
+    files = samples_of(ModelChoice("own", "own", Predictor(model), "trained"))
+    assert files and not any(map(is_not_digit, files))
