@@ -30,8 +30,8 @@ words({
     "upload.image": ("A photo or scan (PNG, JPG, WebP, GIF, BMP)", "一张照片或扫描件（PNG、JPG、WebP、GIF、BMP）"),
     "upload.hint": ("Upload an image, paste one, or pick a sample below…", "上传或粘贴一张图片，或从下面选一个样例…"),
     "upload.samples": ("Samples: {name} test images", "样例：{name} 测试图片"),
-    "upload.samples_and_others": ("Samples: {name} test images, then a letter, a star and a scribble it should "
-                                  "decline", "样例：{name} 测试图片，然后是它应当拒认的一个字母、一颗星和一团乱涂"),
+    "upload.samples_and_others": ("Samples: {name} test images, then a star, a letter and a scribble it should "
+                                  "decline", "样例：{name} 测试图片，然后是它应当拒认的一颗星、一个字母和一团乱涂"),
     "upload.samples_label": ("Samples", "样例"),
     "upload.top": ("Top answers", "最可能的答案"),
     "upload.view": ("What the model sees: {size}×{size}, {kind}", "模型看到的样子：{size}×{size}，{kind}"),
@@ -48,7 +48,7 @@ words({
 })
 
 
-NOT_DIGITS = "not-digits"  # examples/not-digits/: a drawn letter, a star, a scribble
+NOT_DIGITS = "not-digits"  # examples/not-digits/: a drawn star, a letter A, a scribble
 
 
 @cache
