@@ -201,9 +201,12 @@ def test_on_a_phone_the_drawn_digit_and_its_answer_are_both_on_screen(browser, u
     page.evaluate("document.querySelector('#sketch canvas').scrollIntoView({block: 'start'})")
     draw(page, SEVEN)
     answer_becomes(page, "7")
-    canvas, answer = page.locator("#sketch canvas").bounding_box(), page.locator("#sketch .dl-top").bounding_box()
+    # One look at the page for all three boxes: the answer panel is rebuilt when an answer lands, so boxes
+    # asked for one by one can fall between a rebuild's removal and its new element.
+    canvas, answer, tools = page.evaluate("""() => ['#sketch canvas', '#sketch .dl-top', '#sketch .dl-tools'].map(
+        (sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+                   return {x: r.x, y: r.y, width: r.width, height: r.height}; })""")
     assert canvas["width"] >= 0.7 * 390 and canvas["x"] >= 0 and canvas["x"] + canvas["width"] <= 390  # fits
-    tools = page.locator("#sketch .dl-tools").bounding_box()
     assert tools["y"] + tools["height"] <= canvas["y"] + 1  # the palette sits above the drawing, not over it
     for box in (canvas, answer):
         assert 0 <= box["y"] and box["y"] + box["height"] <= 844, (canvas, answer)
