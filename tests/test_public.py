@@ -220,7 +220,7 @@ def test_public_mode_takes_named_data_and_hub_repo_ids_only(url):
     client = Client(url, verbose=False)
     with pytest.raises(AppError, match="named data only"):
         client.predict(*train_args(data="/tmp"), api_name="/train")
-    for source in ("/tmp", "~/models", "./weights", "../shared"):
+    for source in ("/tmp", "~/models", "./weights", "../elsewhere"):
         with pytest.raises(AppError, match="repo id"):
             client.predict(source, "", "", api_name="/load_weights")
     with pytest.raises(AppError, match="Hub"):  # a repo id that is also a folder here is looked up on the Hub

@@ -14,7 +14,7 @@ import gradio as gr
 import numpy as np
 
 from digitlab.inference.explain import activation_grid, explain, heatmap
-from digitlab.inference.predictor import DIGITS, Predictor
+from digitlab.inference.predictor import DIGITS, Answer, Predictor
 from digitlab.serve.sessions import Correction, ModelChoice, Visitor
 from digitlab.spec import MNIST
 from digitlab.ui.lab import Lab, as_text, plain
@@ -94,8 +94,11 @@ def explanation_html(choice: ModelChoice, view: np.ndarray, lang: str) -> str:
     return "".join(parts)
 
 
-def declined_text(predictor: Predictor, lang: str) -> str:
-    """What a panel says when the model declines: not one of its classes, and what it does read."""
+def declined_text(predictor: Predictor, answer: Answer, lang: str) -> str:
+    """What a panel says when the model declines (not one of its classes, and what it does read); "" when it
+    answers."""
+    if not answer.declined:
+        return ""
     reads = predictor.classes_text()
     if reads == DIGITS:
         return say(lang, "answers.declined_digit")

@@ -78,7 +78,7 @@ def number_html(pixels: np.ndarray, reading, width: int = 640) -> str:
             "#d97706" if d.confidence >= 0.5 else "#dc2626"
         marks.append(f'<rect x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}" fill="none" '
                      f'stroke="{colour}" stroke-width="2"/><text x="{x0}" y="{max(12, y0 - 4)}" fill="{colour}" '
-                     f'font-size="14" font-family="sans-serif">{html.escape("?" if d.declined else d.name)} '
+                     f'font-size="14" font-family="sans-serif">{html.escape(d.shown)} '
                      f'{d.confidence:.0%}</text>')
     return (f'<svg class="number-boxes" viewBox="0 0 {img.width} {img.height}" width="{img.width}" '
             f'height="{img.height}" style="max-width: 100%; height: auto" role="img" '

@@ -155,7 +155,7 @@ class Sketch:
         except ImageError as err:
             return {}, "", reason(err, visitor.lang)
         answer = (await self.lab.work(visitor, predictor.answers, [view], [k]))[0]
-        return answer, view_html(view), declined_text(predictor, visitor.lang) if answer.declined else ""
+        return answer, view_html(view), declined_text(predictor, answer, visitor.lang)
 
     async def predict_number(self, sketch: dict | None, request: gr.Request = None) -> tuple:
         """The wide canvas, read as a whole number: (number, boxes, hint); the API's /predict_number."""
@@ -181,7 +181,7 @@ class Sketch:
 
 
 def number_text(reading, lang: str) -> str:
-    digits = " · ".join(f"{'?' if d.declined else as_text(d.name)} {d.confidence:.0%}" for d in reading.digits)
+    digits = " · ".join(f"{as_text(d.shown)} {d.confidence:.0%}" for d in reading.digits)
     return say(lang, "sketch.number_text", number=as_text(reading.number), sure=f"{reading.confidence:.0%}",
                digits=digits)
 

@@ -175,8 +175,7 @@ class Upload:
             return {}, "", f"**{err}**", gr.skip(), "", "", "", "", *panels
         except ImageError as err:  # the reason stays on screen (a pop-up would fade), the picture goes
             return {}, "", say(lang, "upload.unreadable", reason=reason(err, lang)), None, "", "", "", "", *panels
-        hint = declined_text(predictor, lang) if answer.declined else ""
-        return answer, view_html(view), hint, gr.skip(), "", "", "", "", *panels
+        return answer, view_html(view), declined_text(predictor, answer, lang), gr.skip(), "", "", "", "", *panels
 
     def pick_sample(self, index: Any, request: gr.Request) -> str:
         """The sample clicked, by its place in the active model's list (never a path from the browser)."""

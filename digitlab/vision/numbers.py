@@ -62,6 +62,11 @@ class DigitReading:
     view: np.ndarray | None = field(default=None, repr=False)  # what the model read
     declined: bool = False  # a part the model does not take for one of its classes
 
+    @property
+    def shown(self) -> str:
+        """What a screen shows for it: its name, or "?" where the model declined it."""
+        return "?" if self.declined else self.name
+
     def as_dict(self) -> dict:
         return {"label": None if self.declined else self.label, "confidence": round(self.confidence, 6),
                 "box": list(self.box), **({"declined": True} if self.declined else {})}
