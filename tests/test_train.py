@@ -89,6 +89,27 @@ def test_sgd_trains_too(sample):
     assert records_and_result(train(cfg, data=sample))[0][-1].test_acc > 70
 
 
+def test_a_bfloat16_run_learns_as_a_float32_one_and_auto_asks_the_chip(sample, monkeypatch):
+    """precision="bf16" computes the forward pass under autocast (the weights stay float32); "auto" does so
+    only where the chip has bfloat16 in hardware, and never on a chip that would emulate it."""
+    from digitlab.training import precision
+
+    cfg = replace(FAST, arch="speednet", epochs=2, batch_size=128, lr=1e-2)
+    fp32 = records_and_result(train(replace(cfg, precision="fp32"), data=sample))
+    bf16 = records_and_result(train(replace(cfg, precision="bf16"), data=sample))
+    assert bf16[0][-1].test_acc > 80 and abs(bf16[0][-1].test_acc - fp32[0][-1].test_acc) < 3
+    assert all(p.dtype == torch.float32 for p in bf16[1].model.parameters())
+    assert any((a != b).any() for a, b in zip(fp32[1].model.state_dict().values(),
+                                               bf16[1].model.state_dict().values()))  # it did compute otherwise
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not precision.uses_bf16("auto", cpu) and precision.uses_bf16("bf16", cpu)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert precision.uses_bf16("auto", cpu) and not precision.uses_bf16("fp32", cpu)
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    assert not precision.uses_bf16("auto", cpu)
+
+
 @pytest.mark.parametrize("name", ["chinese-mnist", "cifar10", "fashion-mnist"])
 def test_every_dataset_trains_a_model_of_its_own_shape(name):
     data = load_sample(name)

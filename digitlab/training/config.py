@@ -13,6 +13,7 @@ from typing import Any
 OPTIMIZERS = ("adamw", "sgd")
 FREEZE = ("none", "backbone")
 VIEWS = ("glyph", "photo")
+PRECISIONS = ("fp32", "bf16", "auto")  # training.precision says what each means
 SOURCES = ("auto", "sample", "download")  # or a folder / archive path (locally)
 
 
@@ -71,6 +72,9 @@ class TrainConfig:
     init: str = setting("", "start from this model (a folder or Hub repo id) instead of from scratch", form=True)
     freeze: str = setting("none", "with init: 'backbone' trains only the new head, 'none' fine-tunes everything",
                           form=True, choices=FREEZE)
+    precision: str = setting("fp32", "the forward pass in float32, or bfloat16 under autocast (bf16; auto: where "
+                             "the chip computes it natively, an AMX CPU or a recent GPU: about twice as fast)",
+                             choices=PRECISIONS)
     compile: bool = setting(False, "torch.compile the training model (falls back with a note where it cannot run)",
                             form=True)
     seed: int = setting(0, "random seed", form=True, lo=0, hi=2**31 - 1)
@@ -147,8 +151,8 @@ def train_argv(cfg: TrainConfig) -> list[str]:
 # Named starting points: "fast" is the quickest route to >= 99 % on MNIST, "accurate" made weights/;
 # "photos" is airbench's recipe (CIFAR-10, Fashion-MNIST).
 PRESETS: dict[str, dict] = {
-    "fast": dict(arch="speednet", epochs=1, batch_size=256, lr=1e-2, augment=False,
-                 label_smoothing=0.0, weight_decay=0.0, betas=(0.7, 0.9), cycle_momentum=False),
+    "fast": dict(arch="speednet", epochs=1, batch_size=256, lr=1e-2, augment=False, label_smoothing=0.0,
+                 weight_decay=0.0, betas=(0.7, 0.9), cycle_momentum=False, precision="auto"),
     "accurate": dict(arch="digitnet", epochs=20, batch_size=128, lr=3e-3, augment=True),
     # airbench94's settings, as mean-loss SGD: lr 11.5 per 1024 images / (1 + 1/(1 - 0.85)) x 1024 = 1.5,
     # decoupled weight decay 0.0153 per 1024 images -> 1.33e-3, batch-norm biases at 64x the learning rate.

@@ -28,6 +28,7 @@ from digitlab.models.transfer import freeze_backbone, start_from
 from digitlab.training.config import TrainConfig
 from digitlab.training.distributed import Group
 from digitlab.training.evaluate import evaluate, fit_temperature
+from digitlab.training.precision import uses_bf16
 
 
 @dataclass
@@ -173,6 +174,7 @@ def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg
     Stops between batches on `stop`.
     """
     train_mode(model)
+    bf16 = uses_bf16(cfg.precision, images.device)
     rank, world = shard
     n = len(labels)
     order = torch.randperm(n, generator=order_gen, device=order_gen.device).to(images.device)
@@ -189,8 +191,9 @@ def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg
         x, y = as_pixels(images[idx]), labels[idx]
         if cfg.augment:
             x = AUGMENTATIONS[view](x, aug_gen).contiguous(memory_format=torch.channels_last)
-        logits = step_model(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
+        with torch.autocast(images.device.type, torch.bfloat16, enabled=bf16):
+            logits = step_model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

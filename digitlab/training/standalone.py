@@ -18,7 +18,7 @@ from digitlab.data import augment
 from digitlab.data.specs import SPECS
 from digitlab.models import registry
 from digitlab.spec import MNIST
-from digitlab.training import evaluate, loop
+from digitlab.training import evaluate, loop, precision
 from digitlab.training.config import TrainConfig, train_argv
 
 HEADER = '''"""Train {arch} on {dataset}: a standalone PyTorch script made by digitlab.
@@ -64,6 +64,7 @@ NORM_LR = {norm_lr!r}  # batch-norm parameters learn this many times faster
 CYCLE_MOMENTUM = {cycle_momentum!r}
 LABEL_SMOOTHING = {label_smoothing!r}
 AUGMENT = {augment!r}
+PRECISION = "{precision}"  # the forward pass in float32 ("fp32"), bfloat16 ("bf16"), or bfloat16 where the chip has it
 CALIBRATION = {calibration!r}  # share of the training images held out to fit the softmax temperature
 # What the model reads: digitlab's dataset spec, saved with the weights so digitlab reads images the same way.
 SPEC = {spec}
@@ -161,6 +162,9 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tu
 {fit_temperature}
 
 
+{precision_code}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="the MNIST-format folder or the .npz of views")
@@ -180,6 +184,7 @@ def main() -> None:
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=total,
         pct_start=0.3 if total == 4 else 0.25, cycle_momentum=CYCLE_MOMENTUM)
+    bf16 = uses_bf16(PRECISION, torch.device("cpu"))
     for epoch in range(1, EPOCHS + 1):
         model.train()
         order = torch.randperm(len(labels), generator=order_gen)
@@ -187,8 +192,9 @@ def main() -> None:
         for step in range(steps):
             idx = order[step * BATCH_SIZE:(step + 1) * BATCH_SIZE]
             x, y = as_pixels(images[idx]), labels[idx]
-{augment_lines}            logits = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=LABEL_SMOOTHING)
+{augment_lines}            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=LABEL_SMOOTHING)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -244,7 +250,7 @@ def script(cfg: TrainConfig) -> str:
     spec = SPECS.get(cfg.dataset, MNIST)
     settings = {k: getattr(cfg, k) for k in ("seed", "epochs", "batch_size", "lr", "optimizer", "momentum",
                                              "weight_decay", "norm_lr", "cycle_momentum", "label_smoothing",
-                                             "augment", "calibration", "arch")}
+                                             "augment", "calibration", "arch", "precision")}
     text = HEADER.format(**settings, betas=tuple(cfg.betas), dataset=cfg.dataset,
                          command=" ".join(train_argv(cfg)),
                          spec=textwrap.indent(json.dumps(spec.to_dict(), ensure_ascii=False, indent=4), "").strip())
@@ -260,5 +266,7 @@ def script(cfg: TrainConfig) -> str:
     aug_gen = "    aug_gen = torch.Generator().manual_seed(SEED + 1000)  # the augmentation's random draws\n"
     text += LOOP.format(init_from_data=init if cfg.arch == "airnet" else "", augment_lines=lines,
                         aug_gen=aug_gen if cfg.augment else "", holdout_split=source(loop.holdout_split).rstrip(),
-                        fit_temperature=source(evaluate.fit_temperature).rstrip())
+                        fit_temperature=source(evaluate.fit_temperature).rstrip(),
+                        precision_code="\n\n".join(source(f).rstrip() for f in (precision.native_bf16,
+                                                                                  precision.uses_bf16)))
     return text
