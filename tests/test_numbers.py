@@ -75,6 +75,16 @@ def test_digits_whose_strokes_touch_are_cut_apart(predictor):
     assert predictor.read_number(image).number == "4837"
 
 
+def test_a_1_touching_a_0_is_two_digits_though_they_are_narrower_than_a_pair(predictor):
+    """Glued together a 1 and a 0 are no wider than a broad 0; read whole they are no digit the model is sure of,
+    so the reader tries them apart and cuts where a 1 is slim."""
+    t = np.linspace(0, 2 * np.pi, 40)
+    ten = strokes([(200, 60), (200, 270)], [(int(286 + 70 * np.sin(a)), int(165 - 100 * np.cos(a))) for a in t])
+    (part,) = group(parts(number_page(read_pixels(ten)).ink))
+    assert part.width < part.height, "the two should touch and be narrower than tall for this test to mean anything"
+    assert predictor.read_number(ten).number == "10"
+
+
 def test_a_5_whose_flag_does_not_touch_its_body_stays_one_digit(predictor):
     five = strokes([(200, 60), (185, 150), (240, 140), (270, 180), (265, 230), (230, 260), (185, 250)],  # body
                    [(215, 60), (285, 58)])  # the flag, lifted off the body

@@ -40,7 +40,10 @@ MAX_PARTS = 64  # separate marks on the page (after specks are dropped)
 MAX_DIGITS = 24
 SAME_DIGIT = 0.5  # parts that share this much of the narrower one's width belong to one digit
 FRAGMENT = 0.5  # parts less tall than this share of a digit's height are pieces of the digit beside them
-WIDE = 1.1  # a part this much wider than a digit is tall may be digits that touch
+WIDE = 1.1  # a part this much wider than a digit is tall may be digits that touch...
+PAIR_WIDE = 0.6  # ...and so may a narrower one (a 1 against a 7) that does not read as one digit:
+UNSURE = 0.5  # read less surely than this (a model taught on glued pairs reads them at ~0.1-0.3)
+SLIM_PIECE = 0.04  # and such a part may be cut into pieces this slim (of a digit's height): a 1 against a 0
 MIN_SURE = 0.5  # a piece cut off must read as a digit at least this surely
 CUT_COST = 0.02  # log-confidence a cut must gain: of two readings as sure, the one with fewer digits
 DIGIT_ASPECT = 1.0  # a digit is rarely wider than this share of its height...
@@ -224,11 +227,12 @@ def piece(region: Region, x0: int, x1: int) -> Region | None:
     return Region(m, int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1)
 
 
-def valleys(region: Region, height: float, most: int = 6) -> list[int]:
-    """Columns where digits that touch may meet: the lowest valleys of the ink's column sums."""
+def valleys(region: Region, height: float, most: int = 6, slimmest: float = 0.2) -> list[int]:
+    """Columns where digits that touch may meet: the lowest valleys of the ink's column sums, at least
+    `slimmest` of a digit's height from either end."""
     profile = region.mask[:, region.x0:region.x1].sum(0).astype(np.float32)
     smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
-    edge = max(1, int(0.2 * height))
+    edge = max(1, int(slimmest * height))
     found = [x for x in range(edge, region.width - edge) if smooth[x] <= smooth[x - 1] and smooth[x] <= smooth[x + 1]]
     found.sort(key=lambda x: smooth[x])
     apart = max(2, int(0.15 * height))  # one cut per valley: a flat valley's columns are all minima
@@ -277,10 +281,11 @@ class NumberReader:
         if len(regions) > MAX_DIGITS:
             raise ImageError(f"This reads as {len(regions)} characters; a number may have at most {MAX_DIGITS}.",
                              "characters", n=len(regions), most=MAX_DIGITS)
+        whole = [part for region in regions for part in self.apart(region, height)]
+        unsure = self.sureness(whole) < UNSURE
         digits: list[Region] = []
-        for region in regions:
-            for part in self.apart(region, height):
-                digits += self.split(a, page, part, height)
+        for part, doubt in zip(whole, unsure, strict=True):
+            digits += self.split(a, page, part, height, doubt)
         views = [self.view(a, page, r) for r in digits]
         probs = np.asarray(self.probabilities(views))
         readings = []
@@ -312,17 +317,19 @@ class NumberReader:
             return tall
         return [region]
 
-    def split(self, a: np.ndarray, page: Page, region: Region, height: float) -> list[Region]:
+    def split(self, a: np.ndarray, page: Page, region: Region, height: float, unsure: bool = False) -> list[Region]:
         """A part as one digit, or as the digits it holds when they touch: of every way to cut it at
         its valleys into pieces of a digit's width, the one the model reads surest (the product of its
         digits' confidences, none below MIN_SURE, less for pieces wider than a digit); the whole part
-        unless a cut reads surer."""
+        unless a cut reads surer. A part is tried so when it is wider than a digit, or, being `unsure`ly
+        read whole, wide enough for two."""
         tall = max(region.height, height)
-        if region.width < WIDE * tall:
+        if region.width < (PAIR_WIDE if unsure else WIDE) * tall:
             return [region]
-        bounds = [region.x0, *valleys(region, tall), region.x1]
+        slimmest = SLIM_PIECE if unsure else 0.15  # a 1 is that slim; a part read surely whole is cut more warily
+        bounds = [region.x0, *valleys(region, tall, slimmest=slimmest + 0.05), region.x1]
         spans = [(i, j) for i in range(len(bounds)) for j in range(i + 1, len(bounds))
-                 if (i, j) == (0, len(bounds) - 1) or 0.15 * tall <= bounds[j] - bounds[i] <= 1.3 * tall]
+                 if (i, j) == (0, len(bounds) - 1) or slimmest * tall <= bounds[j] - bounds[i] <= 1.3 * tall]
         pieces = {span: piece(region, bounds[span[0]], bounds[span[1]]) for span in spans}
         pieces = {span: r for span, r in pieces.items() if r is not None}
         spans = list(pieces)
