@@ -282,7 +282,7 @@ class NumberReader:
             raise ImageError(f"This reads as {len(regions)} characters; a number may have at most {MAX_DIGITS}.",
                              "characters", n=len(regions), most=MAX_DIGITS)
         whole = [part for region in regions for part in self.apart(region, height)]
-        unsure = self.sureness(whole) < UNSURE
+        unsure = self.doubted(whole, height)
         digits: list[Region] = []
         for part, doubt in zip(whole, unsure, strict=True):
             digits += self.split(a, page, part, height, doubt)
@@ -305,6 +305,17 @@ class NumberReader:
         (p ** T, renormalised), so that where to cut does not change with a model's temperature."""
         raw = np.asarray(self.probabilities([self.quick_view(r) for r in regions]), np.float64) ** self.temperature
         return (raw / raw.sum(1, keepdims=True)).max(1)
+
+    def doubted(self, regions: Sequence[Region], height: float) -> list[bool]:
+        """Which regions, wide enough for two digits that touch but not wider than one digit, the model does not
+        read surely whole (one batch; narrower and wider ones are not asked: split() knows what to do with them)."""
+        asked = [i for i, r in enumerate(regions)
+                 if PAIR_WIDE * max(r.height, height) <= r.width < WIDE * max(r.height, height)]
+        doubt = [False] * len(regions)
+        if asked:
+            for i, sure in zip(asked, self.sureness([regions[i] for i in asked]), strict=True):
+                doubt[i] = bool(sure < UNSURE)
+        return doubt
 
     def apart(self, region: Region, height: float) -> list[Region]:
         """A group as its digit-tall parts when each reads surely: grouping keeps parts that share most of
