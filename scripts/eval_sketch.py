@@ -17,6 +17,7 @@ Kinds (seeded; MNIST test digits redrawn with random pen widths, or handwriting 
   font-hollow the font digits written hollow: only the outline of broad strokes inked
   font-thin  the font digits redrawn with a 1.5-3 px pen at 160-600 px: very thin handwriting
   tiny       MNIST test digits 24-60 px tall in a corner band of the canvas, far from its centre
+  slanted    MNIST test digits leaning hard (sheared by 0.4-0.7 of their height, either way) on the canvas
 "naive" is the tutorial pipeline: the whole image to greyscale, resized to 28x28, inverted.
 
     python scripts/eval_sketch.py --data-dir ../shared/data/mnist [--weights weights/mnist] [--kinds tight,...]
@@ -52,6 +53,7 @@ from sketches import (  # noqa: E402
     place_far,
     redraw,
     sketchpad,
+    slant,
     tight_crop,
     to_u8,
     transparent_layer,
@@ -64,10 +66,10 @@ from digitlab.vision.imageio import ImageError  # noqa: E402
 MNIST_KINDS = ("sketchpad", "layer", "inverted", "coloured", "photo", "tight")
 FONT_KINDS = ("font", "font-photo", "font-tight")
 NUMBER_KINDS = ("number-canvas", "number-layer", "number-photo")
-RARE_KINDS = ("font-hollow", "font-thin", "tiny")  # ways of writing reported on their own, not trained on
+RARE_KINDS = ("font-hollow", "font-thin", "tiny", "slanted")  # ways of writing reported on their own, not trained on
 KINDS = MNIST_KINDS + FONT_KINDS + NUMBER_KINDS + RARE_KINDS  # new kinds go last: a kind's index seeds its renders
 FROM_FONTS = FONT_KINDS + ("font-hollow", "font-thin")
-FROM_MNIST = MNIST_KINDS + ("tiny",)
+FROM_MNIST = MNIST_KINDS + ("tiny", "slanted")
 
 
 def mnist_examples(kind: str, images: np.ndarray, labels: np.ndarray, n: int, seed: int) -> Iterator[tuple]:
@@ -88,6 +90,10 @@ def mnist_examples(kind: str, images: np.ndarray, labels: np.ndarray, n: int, se
             yield sketchpad(place_far(glyph, rng)), int(labels[i])
             continue
         size = int(rng.integers(120, 721))
+        if kind == "slanted":
+            glyph = mnist_glyph(images[i], size, float(np.exp(rng.uniform(np.log(8), np.log(30)))))
+            yield sketchpad(place(slant(glyph, rng.choice([-1, 1]) * rng.uniform(0.4, 0.7)), rng)), int(labels[i])
+            continue
         ink = place(mnist_glyph(images[i], size, float(np.exp(rng.uniform(np.log(8), np.log(40))))), rng)
         yield render(kind, ink, rng), int(labels[i])
 

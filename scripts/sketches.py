@@ -170,6 +170,15 @@ def hollow_glyph(font: Path, digit: int, size: int) -> np.ndarray:
     return outline(font_mask(font, digit, size).filter(ImageFilter.MaxFilter(15))).astype(np.float32)
 
 
+def slant(glyph: np.ndarray, shear: float) -> np.ndarray:
+    """The glyph leaning right (shear > 0) or left by `shear` of its height, on a canvas wide enough for it."""
+    h, w = glyph.shape
+    wide = w + int(np.ceil(abs(shear) * h))
+    img = Image.fromarray(glyph.astype(np.float32)).transform(
+        (wide, h), Image.Transform.AFFINE, (1, shear, -max(shear, 0) * h, 0, 1, 0), Image.Resampling.BILINEAR)
+    return np.asarray(img, np.float32)
+
+
 # ---------------------------------------------------------------- pages
 
 

@@ -43,7 +43,8 @@ FRAGMENT = 0.5  # parts less tall than this share of a digit's height are pieces
 WIDE = 1.1  # a part this much wider than a digit is tall may be digits that touch...
 PAIR_WIDE = 0.6  # ...and so may a narrower one (a 1 against a 7) that does not read as one digit:
 UNSURE = 0.5  # read less surely than this (a model taught on glued pairs reads them at ~0.1-0.3)
-SLIM_PIECE = 0.04  # and such a part may be cut into pieces this slim (of a digit's height): a 1 against a 0
+SLIM_PIECE = 0.04  # and such a part may be cut into pieces this slim (of a digit's height): a 1 against a 0,
+UNSURE_PIECE = 0.9  # but each piece must read this surely: cut anywhere, a letter A gives a 1 and a 7 of sorts
 MIN_SURE = 0.5  # a piece cut off must read as a digit at least this surely
 CUT_COST = 0.02  # log-confidence a cut must gain: of two readings as sure, the one with fewer digits
 DIGIT_ASPECT = 1.0  # a digit is rarely wider than this share of its height...
@@ -333,11 +334,12 @@ class NumberReader:
         its valleys into pieces of a digit's width, the one the model reads surest (the product of its
         digits' confidences, none below MIN_SURE, less for pieces wider than a digit); the whole part
         unless a cut reads surer. A part is tried so when it is wider than a digit, or, being `unsure`ly
-        read whole, wide enough for two."""
+        read whole, wide enough for two: then into pieces as slim as a 1, each read at least UNSURE_PIECE."""
         tall = max(region.height, height)
         if region.width < (PAIR_WIDE if unsure else WIDE) * tall:
             return [region]
         slimmest = SLIM_PIECE if unsure else 0.15  # a 1 is that slim; a part read surely whole is cut more warily
+        least = UNSURE_PIECE if unsure else MIN_SURE
         bounds = [region.x0, *valleys(region, tall, slimmest=slimmest + 0.05), region.x1]
         spans = [(i, j) for i in range(len(bounds)) for j in range(i + 1, len(bounds))
                  if (i, j) == (0, len(bounds) - 1) or slimmest * tall <= bounds[j] - bounds[i] <= 1.3 * tall]
@@ -348,7 +350,7 @@ class NumberReader:
         whole = (0, len(bounds) - 1)
         score = {span: math.log(max(p, 1e-9)) - (span != whole) * TOO_WIDE * max(0.0, pieces[span].width / tall
                                                                                   - DIGIT_ASPECT)
-                 if p >= MIN_SURE or span == whole else -math.inf
+                 if p >= least or span == whole else -math.inf
                  for span, p in zip(spans, sure, strict=True)}
         best: dict[int, tuple[float, list[tuple[int, int]]]] = {0: (0.0, [])}  # bound -> (log score, spans)
         for j in range(1, len(bounds)):
