@@ -136,17 +136,23 @@ def number_examples(kind: str, images: np.ndarray, labels: np.ndarray, n: int, s
         yield (sketchpad(canvas) if kind == "number-canvas" else transparent_layer(canvas)), number
 
 
+def timed_number(predictor, source) -> tuple[str, float]:
+    """The number read from `source` ("" where the reader refuses it) and the seconds the reading took."""
+    start = time.perf_counter()
+    try:
+        reading = predictor.read_number(source).number
+    except ImageError:
+        reading = ""
+    return reading, time.perf_counter() - start
+
+
 def evaluate_numbers(predictor, examples: Iterator[tuple], sheet: Path | None, kind: str) -> dict:
     """Numbers read exactly, digits read right (in numbers of the right length), the time per number."""
     exact = n = digits = digits_right = wrong_length = 0
     times, shown = [], []
     for source, number in examples:
-        start = time.perf_counter()
-        try:
-            reading = predictor.read_number(source).number
-        except ImageError:
-            reading = ""
-        times.append(time.perf_counter() - start)
+        reading, seconds = timed_number(predictor, source)
+        times.append(seconds)
         n += 1
         exact += reading == number
         digits += len(number)

@@ -56,7 +56,7 @@ def main() -> None:
     p.add_argument("--data-dir", default="auto")
     p.add_argument("--views", nargs="*", default=[], help=".npz files of extra labelled views (images, labels)")
     p.add_argument("--rare-views", nargs="*", default=[], help=".npz files of labelled views in rare styles: learnt "
-                   "from, but left out of the held-out digits the decision is fitted on (its --accept is of common ones)")
+                   "from, but left out of the held-out digits the decision is fitted on (--accept is of the others)")
     p.add_argument("--negatives", nargs="+", required=True, help=".npz files of negative views (images)")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--lr", type=float, default=3e-4)

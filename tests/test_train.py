@@ -99,8 +99,8 @@ def test_a_bfloat16_run_learns_as_a_float32_one_and_auto_asks_the_chip(sample, m
     bf16 = records_and_result(train(replace(cfg, precision="bf16"), data=sample))
     assert bf16[0][-1].test_acc > 80 and abs(bf16[0][-1].test_acc - fp32[0][-1].test_acc) < 3
     assert all(p.dtype == torch.float32 for p in bf16[1].model.parameters())
-    assert any((a != b).any() for a, b in zip(fp32[1].model.state_dict().values(),
-                                               bf16[1].model.state_dict().values()))  # it did compute otherwise
+    weights = zip(fp32[1].model.state_dict().values(), bf16[1].model.state_dict().values(), strict=True)
+    assert any((a != b).any() for a, b in weights)  # it did compute otherwise
     cpu = torch.device("cpu")
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     assert not precision.uses_bf16("auto", cpu) and precision.uses_bf16("bf16", cpu)
