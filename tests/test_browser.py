@@ -90,6 +90,24 @@ def test_47_written_on_the_number_canvas_reads_47_with_a_box_around_each_digit(p
     page.screenshot(path=tmp_path / "number-47.png", full_page=True)
 
 
+def test_a_1_touching_a_0_reads_10_and_the_labels_of_slim_boxes_stay_apart(page, tmp_path):
+    """A 1 drawn against a 0 is two digits; their boxes stand side by side, so one label goes below its box."""
+    import numpy as np
+
+    page.get_by_label("a whole number").first.check()
+    page.wait_for_function("() => document.querySelector('#sketch canvas').width === 896")
+    oval = [(0.384 + 0.06 * np.sin(t), 0.5 - 0.35 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 30)]
+    draw(page, [[(0.30, 0.15), (0.30, 0.85)], oval, [(0.48, 0.18), (0.62, 0.18), (0.52, 0.85)]], margin=0.05)
+    page.wait_for_function("() => (document.querySelector('#sketch .dl-number')?.innerText || '') === '107'")
+    labels = page.evaluate("() => [...document.querySelectorAll('#sketch .dl-boxes text')].map((t) => {"
+                           "const r = t.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })")
+    assert len(labels) == 3
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], f"labels {a} and {b} overlap"
+    page.screenshot(path=tmp_path / "number-107.png", full_page=True)
+
+
 def test_a_bundled_example_picked_in_the_upload_tab_is_read(page, tmp_path):
     example = Path(EXAMPLES[-1])
     tab(page, "Upload")

@@ -251,6 +251,8 @@ function showNumber(data) {
     data.digits.map((g) => (g.declined ? '?' : g.name) + ' ' + Math.round(g.confidence * 100) + '%').join(' · ');
   answer.append(n, d);
   const ns = 'http://www.w3.org/2000/svg';
+  const ends = {above: -Infinity, below: -Infinity};  // where the last label of each row ends: slim boxes side by side
+  const bottom = boxes.viewBox.baseVal.height;  // take turns above and below, so no label covers its neighbour's
   for (const g of data.digits) {
     const [x0, y0, x1, y1] = g.box;
     const colour = g.declined ? '#dc2626' : g.confidence >= 0.9 ? '#16a34a' : g.confidence >= 0.5 ? '#d97706' : '#dc2626';
@@ -262,6 +264,10 @@ function showNumber(data) {
       .forEach(([k, v]) => t.setAttribute(k, v));
     t.textContent = (g.declined ? '?' : g.name) + ' ' + Math.round(g.confidence * 100) + '%';
     boxes.append(r, t);
+    const free = (side) => x0 >= ends[side] + 4;
+    const row = free('above') ? 'above' : free('below') ? 'below' : ends.above <= ends.below ? 'above' : 'below';
+    if (row === 'below') t.setAttribute('y', Math.min(bottom - 4, y1 + 20));
+    ends[row] = x0 + t.getComputedTextLength();
   }
 }
 function notify() {  // a stale "Why" or "Saved" beside an answer it no longer explains: the page clears them
