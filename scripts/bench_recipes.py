@@ -30,7 +30,10 @@ def main() -> None:
     changes = {}
     for item in args.set:
         key, value = item.split("=", 1)
-        changes[key] = json.loads(value.lower()) if value.lower() in ("true", "false") else json.loads(value)
+        try:
+            changes[key] = json.loads(value.lower() if value.lower() in ("true", "false") else value)
+        except json.JSONDecodeError:  # a word: precision=fp32, arch=digitnet
+            changes[key] = value
     for name in args.only.split(","):
         folder = Path(args.data) / SHARED_NAMES[name]
         data = load_dataset(name, folder / FILES[name] if name in FILES else folder)
