@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from eval_sketch import save_number_sheet, timed_number  # noqa: E402
-from sketches import find_fonts, font_glyph, photo, sketchpad, transparent_layer  # noqa: E402
+from sketches import find_fonts, font_glyph, photo, sketchpad, slant, transparent_layer  # noqa: E402
 
 from digitlab.data.registry import load_dataset  # noqa: E402
 from digitlab.inference.predictor import Predictor  # noqa: E402
@@ -146,12 +146,8 @@ def scan_glyph(image28: np.ndarray, height: int, writer: dict) -> np.ndarray:
 
 
 def typed_glyph(font: Path, digit: int, height: int, writer: dict) -> np.ndarray:
-    ink = font_glyph(font, digit, height)
-    img = Image.fromarray(ink)
-    shear = writer["slant"] / 2
-    img = img.transform((img.width + round(abs(shear) * img.height), img.height), Image.Transform.AFFINE,
-                        (1, shear, -max(shear, 0) * img.height, 0, 1, 0), Image.Resampling.BILINEAR)
-    return np.asarray(img, np.float32)
+    """`digit` typed in `font`, leaning half as much as the writer's hand."""
+    return slant(font_glyph(font, digit, height), writer["slant"] / 2)
 
 
 def crop(ink: np.ndarray) -> np.ndarray:

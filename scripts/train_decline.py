@@ -70,11 +70,12 @@ def main() -> None:
     model = load_model(args.weights or None)
     data = load_dataset(args.dataset, args.data_dir)
     images, labels = data.train_images, data.train_labels
+    common = len(images)  # the dataset's and --views' images; the rare ones come after them
     for path in args.views + args.rare_views:
         extra = np.load(path)
         images = torch.cat([images, torch.from_numpy(extra["images"])])
         labels = torch.cat([labels, torch.from_numpy(extra["labels"]).long()])
-    common = len(images) - sum(len(np.load(path)["labels"]) for path in args.rare_views)  # the rare ones come last
+        common += len(extra["labels"]) if path in args.views else 0
     negatives = torch.from_numpy(np.concatenate([np.load(path)["images"] for path in args.negatives]))
     gen = torch.Generator().manual_seed(args.seed)
     keep, held = holdout_split(labels, 0.05, gen)
