@@ -6,7 +6,8 @@ photo): the share declined, per kind. Digits: MNIST's test split and the sketch-
 scripts/eval_sketch.py (MNIST test digits drawn as canvases, layers, inverted, coloured, photos, tight crops;
 handwriting-font digits): the share accepted *and* right, next to the same figure for a baseline model that
 answers everything. Goal: >= 90 % declined, at most 0.3 points lost on every digit kind. With --dataset
-chinese-mnist: the same negatives read as the numerals model reads, and its test split (unseen writers).
+chinese-mnist: the same negatives read as the numerals model reads, and its test split (unseen writers), as it
+is and drawn as the same sketch kinds.
 
     python scripts/bench_decline.py --data-dir ../shared/data/mnist [--weights weights/mnist]
         [--baseline OLD_FOLDER] [--n 300] [--negatives 1500]
@@ -80,12 +81,12 @@ def main() -> None:
 
     views, kinds = negatives.views(model, "test", args.negatives, args.seed)
     line = f"not digits (test family, {len(views)}): declined {declined(model, views):.1f} %"
-    for what in ("letter", "shape", "scribble"):
+    for what in dict.fromkeys(kinds):
         line += f"; {what}s {declined(model, views[kinds == what]):.1f} %"
     print(line)
 
     rows = [(f"{args.dataset} test", list(data.test_images.numpy()), labels.tolist())]
-    for kind in MNIST_KINDS if args.dataset == "mnist" else ():
+    for kind in MNIST_KINDS:  # the test split's digits (numerals) drawn as the app receives them
         rows.append((kind, *prepared(model, mnist_examples(kind, images, labels, args.n, args.seed))))
     fonts = find_fonts()
     if fonts and args.dataset == "mnist":

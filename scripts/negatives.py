@@ -4,7 +4,12 @@ Two families that share no code path and no font, so that a model taught on one 
 
 - "train": letters typed in DejaVu, Liberation and Noto, slanted and turned, as typed or redrawn with a round pen;
   shapes drawn as polylines (squares, triangles, stars, crosses, arrows, hearts, zigzags, spirals, waves, turned
-  any way) and doodles of two to four random strokes (lines, hooks, arcs); scribbles as random walks;
+  any way) and doodles of two to four random strokes (lines, hooks, arcs); scribbles as random walks; and with
+  --handwriting, real pen strokes that are not the model's classes, from training splits only: for a digit model
+  Chinese MNIST characters (not 一 or 七, a dash and a barred 7) and MNIST 2s, 3s, 4s, 5s and 7s lying on their
+  side (a 6 or 9 on its side can look like a 0, 6 or 9); for the numerals model MNIST digits (not 1, a turned 一).
+  A stroke the model starting out reads at >= 0.95 is left out: it may look like one of the classes; with
+  --hollow, that share of them drawn hollow (scripts/styled_views.hollow), as the hollow digits it learns;
 - "test": letters of Debian's handwriting fonts (scripts/sketches.FONT_NAMES), shapes from parametric outlines
   with a wobbling hand (houses, suns, moons, clouds, lightning, flowers, fish, envelopes, trees), scribbles as
   Lissajous loops and hatching.
@@ -14,6 +19,7 @@ Letters that people write like a digit (O o D Q I l i j J Z z S s b G B g q T) a
 coloured ink on tinted paper or a phone photo, and read with the model's own preprocessing.
 
     python scripts/negatives.py --family test --n 600 --out /tmp/negatives-test.npz [--weights weights/mnist]
+    python scripts/negatives.py --family train --n 9000 --handwriting ../shared/data --out /tmp/neg-written.npz
 """
 
 from __future__ import annotations
@@ -25,13 +31,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sketches import CANVAS, coloured, find_fonts, photo, place, redraw, sketchpad, transparent_layer  # noqa: E402
+from sketches import CANVAS, coloured, find_fonts, mnist_glyph, photo, place, redraw, sketchpad, transparent_layer  # noqa: E402
+from styled_views import hollow  # noqa: E402
 
+from digitlab.data.registry import load_dataset  # noqa: E402
 from digitlab.inference.predictor import Predictor  # noqa: E402
 from digitlab.vision.imageio import ImageError  # noqa: E402
 
@@ -43,6 +52,7 @@ TYPEFACES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", 
              "NotoSerifCJK-Regular.ttc")  # the train family's; the test family's are handwriting fonts
 KINDS = ("sketchpad", "layer", "coloured", "photo")
 SIDE = 400  # px of the square a shape is drawn in
+Handwriting = list[tuple[np.ndarray, bool]]  # light-on-dark uint8 squares, and whether to lie each on its side
 
 
 def typefaces() -> list[Path]:
@@ -146,6 +156,31 @@ def random_walk(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
     return [points]
 
 
+def written(spec_name: str, data: Path) -> Handwriting:
+    """(image, lie it on its side) of real handwriting that is not one of `spec_name`'s classes, from the training
+    splits under `data` (../shared/data): light-on-dark uint8 squares."""
+    mnist = load_dataset("mnist", data / "mnist")
+    if spec_name == "chinese-mnist":
+        keep = mnist.train_labels != 1
+        return [(image[0].numpy(), False) for image in mnist.train_images[keep]]
+    chinese = load_dataset("chinese-mnist", data / "chinese_mnist" / "chinese_mnist_jpg.tar.gz")
+    labels = chinese.spec.labels
+    keep = [labels[int(y)] not in "一七" for y in chinese.train_labels]
+    sideways = torch.isin(mnist.train_labels, torch.tensor([2, 3, 4, 5, 7]))[:len(keep)]  # as many as characters
+    return [(image[0].numpy(), False) for image in chinese.train_images[torch.tensor(keep)]] + \
+        [(image[0].numpy(), True) for image in mnist.train_images[:len(keep)][sideways]]
+
+
+def written_ink(handwriting: Handwriting, rng: np.random.Generator, pen: float) -> np.ndarray:
+    """One of them, redrawn with a round pen; a digit lying on its side turned 90 degrees either way, +-15."""
+    image, sideways = handwriting[int(rng.integers(len(handwriting)))]
+    ink = mnist_glyph(image, int(rng.integers(160, 400)), pen)
+    if sideways:
+        turn = rng.choice([90.0, -90.0]) + rng.uniform(-15, 15)
+        ink = np.asarray(Image.fromarray(ink).rotate(turn, Image.Resampling.BILINEAR, expand=True))
+    return ink
+
+
 # ---------------------------------------------------------------- the "test" family
 def wobble(points: np.ndarray, rng: np.random.Generator, amount: float) -> list[tuple[float, float]]:
     """A hand's wobble: smooth noise along the outline."""
@@ -223,14 +258,26 @@ def loops(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
 
 
 # ---------------------------------------------------------------- as the app receives them
-def inks(family: str, n: int, rng: np.random.Generator, skip: tuple[str, ...] = ()) -> Iterator[tuple[str, np.ndarray]]:
-    """(what, float ink map) pairs: a third letters, a third shapes, a third scribbles."""
+def inks(family: str, n: int, rng: np.random.Generator, skip: tuple[str, ...] = (),
+         handwriting: Handwriting | None = None, hollowed: float = 0.0) -> Iterator[tuple[str, np.ndarray]]:
+    """(what, float ink map) pairs: letters, shapes and scribbles in turn, and handwriting if given; `hollowed`
+    of them drawn hollow."""
+    for what, ink in plain_inks(family, n, rng, skip, handwriting):
+        yield what, hollow(ink, rng) if hollowed and rng.random() < hollowed else ink
+
+
+def plain_inks(family: str, n: int, rng: np.random.Generator, skip: tuple[str, ...] = (),
+               handwriting: Handwriting | None = None) -> Iterator[tuple[str, np.ndarray]]:
     fonts = typefaces() if family == "train" else find_fonts()
     if not fonts:
         raise SystemExit(f"no fonts for the {family} family (see the docstring)")
+    whats = ("letter", "shape", "scribble") + (("written",) if handwriting else ())
     for i in range(n):
-        what = ("letter", "shape", "scribble")[i % 3]
+        what = whats[i % len(whats)]
         pen = float(np.exp(rng.uniform(np.log(8), np.log(30))))
+        if what == "written":
+            yield what, written_ink(handwriting, rng, pen)
+            continue
         if what == "letter":
             font, char = fonts[int(rng.integers(len(fonts)))], LETTERS[int(rng.integers(len(LETTERS)))]
             if family == "test":
@@ -247,10 +294,11 @@ def inks(family: str, n: int, rng: np.random.Generator, skip: tuple[str, ...] = 
         yield what, drawn(lines, pen * SIDE / 300)
 
 
-def sources(family: str, n: int, seed: int, skip: tuple[str, ...] = ()) -> Iterator[tuple[str, object]]:
+def sources(family: str, n: int, seed: int, skip: tuple[str, ...] = (),
+            handwriting: Handwriting | None = None, hollowed: float = 0.0) -> Iterator[tuple[str, object]]:
     """(what, an input as the app receives it) pairs, each ink rendered as one of KINDS in turn."""
     rng = np.random.default_rng([seed, ("train", "test").index(family)])
-    for i, (what, ink) in enumerate(inks(family, n, rng, skip)):
+    for i, (what, ink) in enumerate(inks(family, n, rng, skip, handwriting, hollowed)):
         kind = KINDS[i % len(KINDS)]
         if kind == "photo":
             yield what, photo(ink, rng)
@@ -264,17 +312,22 @@ def sources(family: str, n: int, seed: int, skip: tuple[str, ...] = ()) -> Itera
             coloured(page, rng)
 
 
+LOOKS_LIKE_ONE = 0.95  # handwriting the model reads this surely may be one of its classes: left out
 LOOK_ALIKES = {"chinese-mnist": ("cross",)}  # shapes that are one of a dataset's classes: a turned cross is 十
 
 
-def views(predictor: Predictor, family: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def views(predictor: Predictor, family: str, n: int, seed: int, handwriting: Handwriting | None = None,
+          hollowed: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(views (N, C, S, S) uint8, what each is) read with the model's preprocessing; blank ones skipped."""
     out, kinds = [], []
-    for what, source in sources(family, n, seed, LOOK_ALIKES.get(predictor.spec.name, ())):
+    for what, source in sources(family, n, seed, LOOK_ALIKES.get(predictor.spec.name, ()), handwriting, hollowed):
         try:
-            out.append(predictor.prepare(source))
+            view = predictor.prepare(source)
         except ImageError:
             continue
+        if what == "written" and float(predictor.probabilities([view]).max()) >= LOOKS_LIKE_ONE:
+            continue
+        out.append(view)
         kinds.append(what)
     return np.stack(out), np.array(kinds)
 
@@ -286,9 +339,16 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--weights", default="", help="whose preprocessing reads them (default: the shipped MNIST model; "
                    "weights/chinese-mnist for the numerals)")
+    p.add_argument("--handwriting", type=Path, help="the data folder (../shared/data): add real handwriting that "
+                   "is not the model's classes (train family only)")
+    p.add_argument("--hollow", type=float, default=0.0, help="share of them drawn hollow (train family only)")
     p.add_argument("--out", required=True)
     args = p.parse_args()
-    images, kinds = views(Predictor.from_pretrained(args.weights or None), args.family, args.n, args.seed)
+    if (args.handwriting or args.hollow) and args.family != "train":
+        p.error("--handwriting and --hollow belong to the train family")
+    predictor = Predictor.from_pretrained(args.weights or None)
+    handwriting = written(predictor.spec.name, args.handwriting) if args.handwriting else None
+    images, kinds = views(predictor, args.family, args.n, args.seed, handwriting, args.hollow)
     np.savez_compressed(args.out, images=images, kinds=kinds)
     print(f"{len(images)} views of {args.family} negatives -> {args.out}")
 

@@ -1,5 +1,6 @@
 """Model views of MNIST *training* digits as the app receives them: re-inked as brush strokes, on
-canvases, transparent layers and phone photos, alone and written in a row as numbers.
+canvases, transparent layers and phone photos, alone and written in a row as numbers (with --dataset
+chinese-mnist: training numerals, alone).
 
 MNIST's own digits are pen scans; what the app reads are Sketchpad brush strokes and photos. This
 renders training digits the way scripts/eval_sketch.py renders test digits (the same renderers,
@@ -9,6 +10,8 @@ found as many digits as were written) and saves the views with their labels, for
 scripts/finetune_reinked.py to fine-tune the shipped model on.
 
     python scripts/reinked_views.py --numbers 2500 --digits 1500 --out /tmp/reinked.npz
+    python scripts/reinked_views.py --dataset chinese-mnist --weights weights/chinese-mnist --digits 1500 \
+        --data-dir ../shared/data/chinese_mnist/chinese_mnist_jpg.tar.gz --out /tmp/reinked-zh.npz
 """
 
 from __future__ import annotations
@@ -34,14 +37,14 @@ DIGIT_KINDS = tuple(k for k in MNIST_KINDS if k != "tight")  # tight crops are t
 SEED = 1000  # far from the benchmark's seeds (0, 1, ...): other renders, and train digits besides
 
 
-def start_worker(data_dir: str, weights: str) -> None:
-    """Each worker process loads the model and MNIST's training split once, for all its jobs."""
+def start_worker(dataset: str, data_dir: str, weights: str) -> None:
+    """Each worker process loads the model and the dataset's training split once, for all its jobs."""
     import torch
 
     global PREDICTOR, IMAGES, LABELS
     torch.set_num_threads(1)
     PREDICTOR = Predictor.from_pretrained(weights or None)
-    data = load_dataset("mnist", data_dir)
+    data = load_dataset(dataset, data_dir)
     IMAGES, LABELS = data.train_images[:, 0].numpy(), data.train_labels.numpy()
 
 
@@ -74,6 +77,7 @@ def views_of(job: tuple[str, int, int]) -> tuple[list[np.ndarray], list[int], in
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="mnist", choices=("mnist", "chinese-mnist"))
     p.add_argument("--data-dir", default="../shared/data/mnist")
     p.add_argument("--weights", default="", help="the model whose preprocessing reads them (default: shipped)")
     p.add_argument("--numbers", type=int, default=3000, help="numbers per number kind (default: 3000)")
@@ -84,7 +88,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args()
     chunk = 250
-    kinds = [k for k in args.kinds.split(",") if k]
+    kinds = [k for k in args.kinds.split(",") if k and (args.dataset == "mnist" or k in DIGIT_KINDS)]
     chunks = [(kind, min(chunk, total - start), args.seed + i)
               for i, (kind, total) in enumerate([(k, args.numbers) for k in NUMBER_KINDS if k in kinds]
                                                 + [(k, args.digits) for k in DIGIT_KINDS if k in kinds])
@@ -92,7 +96,8 @@ def main() -> None:
     jobs = [(kind, n, seed * 1000 + j) for j, (kind, n, seed) in enumerate(chunks)]  # a seed of its own each
     start = time.perf_counter()
     views, labels, skipped = [], [], 0
-    with ProcessPoolExecutor(args.jobs, initializer=start_worker, initargs=(args.data_dir, args.weights)) as pool:
+    setup = (args.dataset, args.data_dir, args.weights)
+    with ProcessPoolExecutor(args.jobs, initializer=start_worker, initargs=setup) as pool:
         for v, a, s in pool.map(views_of, jobs):
             views += v
             labels += a

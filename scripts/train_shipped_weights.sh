@@ -26,8 +26,10 @@ for name in ${datasets[*]}; do
       # python scripts/reinked_views.py --numbers 2500 --digits 1500 --out /tmp/reinked.npz
       # python scripts/reinked_views.py --kinds number-photo --numbers 4000 --seed 2000 --out /tmp/reinked_photo.npz
       # python scripts/finetune_reinked.py /tmp/reinked.npz /tmp/reinked_photo.npz --out weights/mnist
+      # then taught to decline what is not a digit (scripts/train_decline.py's docstring)
     fashion-mnist) train fashion-mnist "$data/fashion_mnist" --preset accurate ;;
     chinese-mnist) train chinese-mnist "$data/chinese_mnist/chinese_mnist_jpg.tar.gz" --preset accurate --epochs 15 ;;
+      # shipped: then taught to decline what is not a numeral (scripts/train_decline.py's docstring)
     cifar10) train cifar10 "$data/cifar10/cifar10_jpg.tar.gz" --preset photos --epochs 10
       python scripts/halve_weights.py weights/cifar10 ;;  # float16 on disk: 3.9 MB instead of 7.9
     *) echo "unknown dataset $name" >&2; exit 2 ;;

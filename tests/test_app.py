@@ -100,9 +100,13 @@ def test_each_shipped_model_has_upload_samples_of_its_own_classes_that_it_reads(
 
     predictor = Predictor.from_pretrained(str(Path(app.__file__).parent / "weights" / dataset))
     files = samples_of(ModelChoice(dataset, dataset, predictor, "shipped"))
-    assert len(files) == 5 and all(Path(f).parent.name == dataset for f in files)
-    for f in files:  # examples/<dataset>/<class index>.png
+    own = [f for f in files if Path(f).parent.name == dataset]
+    assert len(own) == 5 and files[:5] == tuple(own)
+    for f in own:  # examples/<dataset>/<class index>.png
         assert next(iter(predictor.predict(f, 1))) == predictor.spec.display[int(Path(f).stem)]
+    others = files[5:]  # a handwriting model that declines: then a letter, a star and a scribble, declined
+    assert len(others) == (3 if dataset == "chinese-mnist" else 0)
+    assert all(predictor.answer(f).declined for f in others)
 
 
 def test_a_downloaded_models_dataset_name_never_names_a_folder_to_offer_samples_from():

@@ -34,6 +34,8 @@ from tests.browser import (  # noqa: F401 - url, browser and page are fixtures
 )
 
 EXAMPLES = list(built_in_samples()["mnist"])  # the MNIST model's Upload samples
+QI = [[(0.18, 0.45), (0.82, 0.36)],  # 七: a rising bar, then a stroke down that hooks right
+      [(0.45, 0.12), (0.45, 0.72), (0.52, 0.84), (0.8, 0.84), (0.86, 0.72)]]
 pytestmark = [needs_chromium, pytest.mark.browser]
 
 
@@ -174,10 +176,20 @@ def test_a_training_draws_its_curves_in_two_colours_and_stop_is_told_apart(page,
 
 def test_the_chinese_numerals_model_reads_a_drawn_7_as_七(page, tmp_path):
     pick_model(page, "Chinese numerals", "chinese-mnist")
-    draw(page, [[(0.18, 0.45), (0.82, 0.36)],  # 七: a rising bar, then a stroke down that hooks right
-                [(0.45, 0.12), (0.45, 0.72), (0.52, 0.84), (0.8, 0.84), (0.86, 0.72)]])
+    draw(page, QI)
     answer_becomes(page, "七 (7)")
     page.screenshot(path=tmp_path / "chinese-7.png", full_page=True)
+
+
+def test_the_chinese_numerals_model_declines_a_drawn_letter_and_still_reads_七_after(page, tmp_path):
+    pick_model(page, "Chinese numerals", "chinese-mnist")
+    draw(page, LETTER_A)
+    answer_becomes(page, "?")
+    shows(page, "#sketch .dl-why", "This doesn't look like anything this model reads (零 (0), 一 (1)")
+    page.screenshot(path=tmp_path / "chinese-declined-a.png", full_page=True)
+    page.click("#sketch .dl-clear")
+    draw(page, QI)
+    answer_becomes(page, "七 (7)")
 
 
 def test_the_upload_samples_follow_the_model_and_a_picked_one_is_read(page, tmp_path):
