@@ -13,6 +13,7 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
+from digitlab.inference.predictor import Answer
 from digitlab.serve.sessions import Visitor
 from digitlab.ui.answers import declined_text, explain_view, require_trainable, save_correction, teach_panel
 from digitlab.ui.canvas import canvas
@@ -148,13 +149,17 @@ class Sketch:
         if "error" in sketch:
             return {}, "", reason(sketch["error"], visitor.lang)
         predictor = visitor.active.predictor
+
+        def read() -> tuple[np.ndarray, Answer]:  # one trip to the pool: each costs a thread hand-off
+            view = predictor.prepare(sketch)
+            return view, predictor.answers([view], [k])[0]
+
         try:
-            view = await self.lab.work(visitor, predictor.prepare, sketch)
+            view, answer = await self.lab.work(visitor, read)
         except EmptyImageError:
             return {}, "", say(visitor.lang, "sketch.hint")
         except ImageError as err:
             return {}, "", reason(err, visitor.lang)
-        answer = (await self.lab.work(visitor, predictor.answers, [view], [k]))[0]
         return answer, view_html(view), declined_text(predictor, answer, visitor.lang)
 
     async def predict_number(self, sketch: dict | None, request: gr.Request = None) -> tuple:
