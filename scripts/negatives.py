@@ -7,7 +7,8 @@ Two families that share no code path and no font, so that a model taught on one 
   any way) and doodles of two to four random strokes (lines, hooks, arcs); scribbles as random walks; and with
   --handwriting, real pen strokes that are not the model's classes, from training splits only: for a digit model
   Chinese MNIST characters (not 一 or 七, a dash and a barred 7) and MNIST 2s, 3s, 4s, 5s and 7s lying on their
-  side (a 6 or 9 on its side can look like a 0, 6 or 9); for the numerals model MNIST digits (not 1, a turned 一).
+  side (a 6 or 9 on its side can look like a 0, 6 or 9); for the numerals model MNIST digits (not 1, a turned 一);
+  for the clothes model both, upright.
   A stroke the model starting out reads at >= 0.95 is left out: it may look like one of the classes; with
   --hollow, that share of them drawn hollow (scripts/styled_views.hollow), as the hollow digits it learns;
 - "test": letters of Debian's handwriting fonts (scripts/sketches.FONT_NAMES), shapes from parametric outlines
@@ -164,6 +165,9 @@ def written(spec_name: str, data: Path) -> Handwriting:
         keep = mnist.train_labels != 1
         return [(image[0].numpy(), False) for image in mnist.train_images[keep]]
     chinese = load_dataset("chinese-mnist", data / "chinese_mnist" / "chinese_mnist_jpg.tar.gz")
+    if spec_name != "mnist":  # a photo model's classes (clothes): no handwriting is one of them
+        both = (*chinese.train_images, *mnist.train_images[:len(chinese.train_images)])
+        return [(image[0].numpy(), False) for image in both]
     labels = chinese.spec.labels
     keep = [labels[int(y)] not in "一七" for y in chinese.train_labels]
     sideways = torch.isin(mnist.train_labels, torch.tensor([2, 3, 4, 5, 7]))[:len(keep)]  # as many as characters

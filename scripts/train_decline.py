@@ -23,6 +23,11 @@ The shipped models (the negatives' seeds as used; reinked_views.py as in scripts
         --data-dir ../shared/data/chinese_mnist/chinese_mnist_jpg.tar.gz --views /tmp/reinked-zh.npz \\
         --negatives /tmp/neg-zh.npz /tmp/neg-zh-written.npz --epochs 4 --weight 0.3 --accept 0.9995 \\
         --out weights/chinese-mnist
+    python scripts/negatives.py --family train --n 6000 --seed 10 --weights weights/fashion-mnist \\
+        --handwriting ../shared/data --out /tmp/neg-fa-10.npz                                  # and --seed 11
+    python scripts/train_decline.py --dataset fashion-mnist --weights weights/fashion-mnist \\
+        --data-dir ../shared/data/fashion_mnist --negatives /tmp/neg-fa-10.npz /tmp/neg-fa-11.npz --epochs 2 \\
+        --accept 0.999 --out weights/fashion-mnist
 
 The numerals model learns its numerals drawn as the app receives them (--views) while it learns to decline:
 without them it declined numerals drawn on the canvas (a drawn 七 fell from 99.9 % to 65 %).

@@ -28,6 +28,7 @@ for name in ${datasets[*]}; do
       # python scripts/finetune_reinked.py /tmp/reinked.npz /tmp/reinked_photo.npz --out weights/mnist
       # then taught to decline what is not a digit (scripts/train_decline.py's docstring)
     fashion-mnist) train fashion-mnist "$data/fashion_mnist" --preset accurate ;;
+      # shipped: then taught to decline what is not clothing (scripts/train_decline.py's docstring)
     chinese-mnist) train chinese-mnist "$data/chinese_mnist/chinese_mnist_jpg.tar.gz" --preset accurate --epochs 15 ;;
       # shipped: then taught to decline what is not a numeral (scripts/train_decline.py's docstring)
     cifar10) train cifar10 "$data/cifar10/cifar10_jpg.tar.gz" --preset photos --epochs 10

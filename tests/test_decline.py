@@ -41,14 +41,16 @@ def test_a_drawn_letter_a_star_and_a_scribble_are_declined_with_a_reason(shipped
     assert len(said["confidences"]) == 3  # its closest guesses are still there to see
 
 
-def test_the_shipped_numerals_model_declines_them_too_and_still_reads_its_samples():
-    numerals = Predictor.from_pretrained(Path(__file__).resolve().parent.parent / "weights" / "chinese-mnist")
+@pytest.mark.parametrize("dataset", ["chinese-mnist", "fashion-mnist"])
+def test_the_shipped_numerals_and_clothes_models_decline_them_too_and_still_read_their_samples(dataset):
+    model = Predictor.from_pretrained(Path(__file__).resolve().parent.parent / "weights" / dataset)
     for path in NOT_DIGITS:
-        answer = numerals.answer(path)
-        assert answer.declined and answer.reason.startswith("This doesn't look like anything this model reads (零 (0)")
-    for path in sorted((EXAMPLES / "chinese-mnist").glob("*.png")):  # 零 四 七 十 亿, by class index
-        answer = numerals.answer(path)
-        assert not answer.declined and answer.label == numerals.names[int(path.stem)], path
+        answer = model.answer(path)
+        assert answer.declined
+        assert answer.reason.startswith(f"This doesn't look like anything this model reads ({model.names[0]}, ")
+    for path in sorted((EXAMPLES / dataset).glob("*.png")):  # examples/<dataset>/<class index>.png
+        answer = model.answer(path)
+        assert not answer.declined and answer.label == model.names[int(path.stem)], path
 
 
 def test_clear_digits_still_read(shipped):

@@ -54,13 +54,11 @@ NOT_DIGITS = "not-digits"  # examples/not-digits/: a drawn star, a letter A, a s
 @cache
 def built_in_samples() -> dict[str, tuple[str, ...]]:
     """The Upload tab's samples of each built-in dataset, read once, on first use: images of its classes
-    (examples/<dataset>/<class>.png, scripts/make_examples.py), MNIST's digits in examples/ itself, then for a
-    handwriting dataset a drawn letter, a star and a scribble (examples/not-digits/) that its shipped model
-    declines."""
+    (examples/<dataset>/<class>.png, scripts/make_examples.py), MNIST's digits in examples/ itself, then a drawn
+    letter, a star and a scribble (examples/not-digits/) that a model which declines should decline."""
     out = {}
-    for name, spec in SPECS.items():
-        folders = [EXAMPLES_DIR if name == "mnist" else EXAMPLES_DIR / name]
-        folders += [EXAMPLES_DIR / NOT_DIGITS] if spec.view == "glyph" else []
+    for name in SPECS:
+        folders = [EXAMPLES_DIR if name == "mnist" else EXAMPLES_DIR / name, EXAMPLES_DIR / NOT_DIGITS]
         out[name] = ()
         for folder in folders:
             files = [p for p in folder.glob("*.*") if p.suffix.lower() in IMAGE_SUFFIXES]
