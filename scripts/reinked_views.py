@@ -10,7 +10,7 @@ found as many digits as were written) and saves the views with their labels, for
 scripts/finetune_reinked.py to fine-tune the shipped model on.
 
     python scripts/reinked_views.py --numbers 2500 --digits 1500 --out /tmp/reinked.npz
-    python scripts/reinked_views.py --dataset chinese-mnist --weights weights/chinese-mnist --digits 1500 \
+    python scripts/reinked_views.py --dataset chinese-mnist --weights weights/chinese-mnist --digits 1000 \
         --data-dir ../shared/data/chinese_mnist/chinese_mnist_jpg.tar.gz --out /tmp/reinked-zh.npz
 """
 
