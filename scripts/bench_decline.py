@@ -7,7 +7,7 @@ scripts/eval_sketch.py (MNIST test digits drawn as canvases, layers, inverted, c
 handwriting-font digits): the share accepted *and* right, next to the same figure for a baseline model that
 answers everything. Goal: >= 90 % declined, at most 0.3 points lost on every digit kind. With --dataset
 chinese-mnist: the same negatives read as the numerals model reads, and its test split (unseen writers), as it
-is and drawn as the same sketch kinds. With --dataset fashion-mnist: the clothes model, on its test split.
+is and drawn as the same sketch kinds. With --dataset fashion-mnist or cifar10: that model, on its test split.
 
     python scripts/bench_decline.py --data-dir ../shared/data/mnist [--weights weights/mnist]
         [--baseline OLD_FOLDER] [--n 300] [--negatives 1500]
@@ -64,7 +64,7 @@ def prepared(predictor: Predictor, examples) -> tuple[list[np.ndarray], list[int
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", default="mnist", choices=("mnist", "chinese-mnist", "fashion-mnist"))
+    p.add_argument("--dataset", default="mnist", choices=("mnist", "chinese-mnist", "fashion-mnist", "cifar10"))
     p.add_argument("--data-dir", default="../shared/data/mnist")
     p.add_argument("--weights", default="", help="the model that declines (default: the shipped MNIST model)")
     p.add_argument("--baseline", default="", help="a model that answers everything, to compare with")

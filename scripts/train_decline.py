@@ -28,6 +28,11 @@ The shipped models (the negatives' seeds as used; reinked_views.py as in scripts
     python scripts/train_decline.py --dataset fashion-mnist --weights weights/fashion-mnist \\
         --data-dir ../shared/data/fashion_mnist --negatives /tmp/neg-fa-10.npz /tmp/neg-fa-11.npz --epochs 2 \\
         --accept 0.999 --out weights/fashion-mnist
+    python scripts/negatives.py --family train --n 5000 --seed 12 --weights weights/cifar10 \\
+        --handwriting ../shared/data --out /tmp/neg-ci-12.npz                                  # and --seed 13
+    python scripts/train_decline.py --dataset cifar10 --weights weights/cifar10 \\
+        --data-dir ../shared/data/cifar10/cifar10_jpg.tar.gz --negatives /tmp/neg-ci-12.npz /tmp/neg-ci-13.npz \\
+        --epochs 2 --accept 0.999 --out weights/cifar10 && python scripts/halve_weights.py weights/cifar10
 
 The numerals model learns its numerals drawn as the app receives them (--views) while it learns to decline:
 without them it declined numerals drawn on the canvas (a drawn 七 fell from 99.9 % to 65 %).

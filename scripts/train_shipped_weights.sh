@@ -33,6 +33,7 @@ for name in ${datasets[*]}; do
       # shipped: then taught to decline what is not a numeral (scripts/train_decline.py's docstring)
     cifar10) train cifar10 "$data/cifar10/cifar10_jpg.tar.gz" --preset photos --epochs 10
       python scripts/halve_weights.py weights/cifar10 ;;  # float16 on disk: 3.9 MB instead of 7.9
+      # shipped: then taught to decline what is none of its classes (scripts/train_decline.py's docstring)
     *) echo "unknown dataset $name" >&2; exit 2 ;;
   esac
 done

@@ -41,8 +41,8 @@ def test_a_drawn_letter_a_star_and_a_scribble_are_declined_with_a_reason(shipped
     assert len(said["confidences"]) == 3  # its closest guesses are still there to see
 
 
-@pytest.mark.parametrize("dataset", ["chinese-mnist", "fashion-mnist"])
-def test_the_shipped_numerals_and_clothes_models_decline_them_too_and_still_read_their_samples(dataset):
+@pytest.mark.parametrize("dataset", ["chinese-mnist", "fashion-mnist", "cifar10"])
+def test_the_other_shipped_models_decline_them_too_and_still_read_their_samples(dataset):
     model = Predictor.from_pretrained(Path(__file__).resolve().parent.parent / "weights" / dataset)
     for path in NOT_DIGITS:
         answer = model.answer(path)
