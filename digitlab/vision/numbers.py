@@ -45,6 +45,7 @@ PAIR_WIDE = 0.6  # ...and so may a narrower one (a 1 against a 7) that does not 
 UNSURE = 0.5  # read less surely than this as one digit (most digits alone read at 0.8 and more)
 SLIM_PIECE = 0.04  # and such a part may be cut into pieces this slim (of a digit's height): a 1 against a 0,
 UNSURE_PIECE = 0.9  # but each piece must read this surely: cut anywhere, a letter A gives a 1 and a 7 of sorts
+SURE_PIECE = 0.15  # a part read surely whole is cut more warily: into pieces no slimmer than this
 MIN_SURE = 0.5  # a piece cut off must read as a digit at least this surely
 CUT_COST = 0.02  # log-confidence a cut must gain: of two readings as sure, the one with fewer digits
 DIGIT_ASPECT = 1.0  # a digit is rarely wider than this share of its height...
@@ -338,7 +339,7 @@ class NumberReader:
         tall = max(region.height, height)
         if region.width < (PAIR_WIDE if unsure else WIDE) * tall:
             return [region]
-        slimmest = SLIM_PIECE if unsure else 0.15  # a 1 is that slim; a part read surely whole is cut more warily
+        slimmest = SLIM_PIECE if unsure else SURE_PIECE
         least = UNSURE_PIECE if unsure else MIN_SURE
         bounds = [region.x0, *valleys(region, tall, slimmest=slimmest + 0.05), region.x1]
         spans = [(i, j) for i in range(len(bounds)) for j in range(i + 1, len(bounds))
