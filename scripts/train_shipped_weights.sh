@@ -26,7 +26,8 @@ for name in ${datasets[*]}; do
       # python scripts/reinked_views.py --numbers 2500 --digits 1500 --out /tmp/reinked.npz
       # python scripts/reinked_views.py --kinds number-photo --numbers 4000 --seed 2000 --out /tmp/reinked_photo.npz
       # python scripts/finetune_reinked.py /tmp/reinked.npz /tmp/reinked_photo.npz --out weights/mnist
-      # then taught to decline what is not a digit (scripts/train_decline.py's docstring)
+      # then taught to decline what is not a digit (scripts/train_decline.py's docstring),
+      # then given a row reader that reads numbers whole (scripts/train_rows.py's docstring)
     fashion-mnist) train fashion-mnist "$data/fashion_mnist" --preset accurate ;;
       # shipped: then taught to decline what is not clothing (scripts/train_decline.py's docstring)
     chinese-mnist) train chinese-mnist "$data/chinese_mnist/chinese_mnist_jpg.tar.gz" --preset accurate --epochs 15 ;;

@@ -35,7 +35,7 @@ def checked_card(card: object, model: Classifier) -> dict:
     for key in ("arch", "data", "command"):
         if isinstance(card.get(key), str) and len(card[key]) <= MAX_TEXT:
             out[key] = card[key]
-    for key in ("config", "calibration"):
+    for key in ("config", "calibration", "rows"):
         if isinstance(card.get(key), dict) and len(json.dumps(card[key], default=str)) <= MAX_TEXT:
             out[key] = card[key]
     records = card.get("records")
@@ -115,6 +115,11 @@ def model_card(model: Classifier, card: dict, name: str | None = None) -> ModelC
     ]
     if model.decline is not None:
         facts.append(("not one of its classes", f"declined below a top probability of {model.decline:.3g}"))
+    if model.rows is not None:
+        rows = card.get("rows") if isinstance(card.get("rows"), dict) else {}
+        facts.append(("numbers", "also read whole by a row reader (CNN + GRU, CTC)"
+                      + (f"; {rows['validation_exact']} % of its validation rows read exactly"
+                         if isinstance(rows.get("validation_exact"), (int, float)) else "")))
     lines = [
         f"# {title}", "",
         f"An image classifier made with digitlab: the `{model.arch}` architecture "

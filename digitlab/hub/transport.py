@@ -37,6 +37,7 @@ from safetensors.torch import load_file
 from digitlab.assets import WEIGHTS_DIR
 from digitlab.hub.card import card_pictures, checked_card, model_card
 from digitlab.models import Classifier, ModelBudgetError, check_budget, list_models
+from digitlab.models.classifier import checked_rows
 from digitlab.spec import legacy_spec
 
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "mnist"
@@ -151,7 +152,7 @@ def classifier_from_config(config: dict) -> Classifier:
     mirror, decline = config.get("mirror"), config.get("decline")
     return Classifier(config["arch"], spec, float(config.get("temperature", 1.0)),
                       None if mirror is None else bool(mirror),
-                      decline.get("below") if isinstance(decline, dict) else None)
+                      decline.get("below") if isinstance(decline, dict) else None, checked_rows(config.get("rows")))
 
 
 def load_local(folder: str | Path) -> Classifier:

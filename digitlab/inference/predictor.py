@@ -77,6 +77,7 @@ class Predictor:
         self.temperature = float(model.temperature)
         self.decline = getattr(model, "decline", None)  # below this top probability: "not one of mine"
         self.inference = inference_graph(self.model)
+        self.rows = getattr(model, "rows", None)  # its row reader, where it has one: numbers read whole too
 
     @property
     def trainable(self) -> bool:
@@ -146,6 +147,12 @@ class Predictor:
             return DIGITS
         return ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
 
+    @torch.inference_mode()
+    def read_row(self, ink: np.ndarray) -> np.ndarray:
+        """(T, classes + 1) log-probabilities of the row reader along one row view (numbers.row_view)."""
+        with one_thread():
+            return self.rows(torch.from_numpy(ink).float().div_(255)[None, None])[0].numpy()
+
     def read_number(self, image: Any, k: int = 3) -> NumberReading:
         """The number written in a row on `image` (a canvas, a photo, a scan); "" when nothing is written.
 
@@ -154,13 +161,14 @@ class Predictor:
         if self.spec.view != "glyph":
             raise ImageError(f"Reading a number needs a handwriting model; this one reads {self.spec.name} photos.",
                              "needs_handwriting", name=self.spec.name)
-        reader = NumberReader(self.spec, lambda views: self.probabilities(views).numpy(), self.temperature)
+        reader = NumberReader(self.spec, lambda views: self.probabilities(views).numpy(), self.temperature,
+                              self.read_row if self.rows is not None else None, self.decline)
 
         def read(pixels: np.ndarray) -> NumberReading:
             reading = reader.read(pixels, k)
             if not reading.digits:
                 raise EmptyImageError(EMPTY_CANVAS, "empty_canvas")
-            return reading.flagged(self.decline) if self.decline is not None else reading
+            return reading
 
         try:
             return read_sketch(image, read) if is_sketch(image) else read(read_pixels(image))

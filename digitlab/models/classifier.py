@@ -11,6 +11,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
 from digitlab.models.registry import DEFAULT_ARCH, create_backbone
+from digitlab.models.rows import ROW_ARCH, RowNet
 from digitlab.spec import MNIST, DatasetSpec
 
 # What a model may cost, checked from its config.json before anything is allocated (check_budget): every
@@ -70,6 +71,16 @@ def checked_decline(value: object) -> float | None:
     return float(value)
 
 
+def checked_rows(value: object) -> bool:
+    """Whether config.json gives the model a row reader: {"arch": "rownet"} (or true, as the Hub mixin records the
+    constructor's argument), or nothing (or false)."""
+    if value is None or value is False:
+        return False
+    if value is not True and (not isinstance(value, dict) or value.get("arch") != ROW_ARCH):
+        raise ValueError(f"config.json's rows must be {{'arch': {ROW_ARCH!r}}}, not {str(value)[:60]}")
+    return True
+
+
 class Classifier(
     nn.Module,
     PyTorchModelHubMixin,
@@ -83,11 +94,11 @@ class Classifier(
     Input: (B, C, S, S) float pixels in [0, 1], prepared by the spec's view. Output: logits.
     Probabilities are softmax(logits / temperature); the temperature is fitted after training. `decline`, where
     a model was taught what is not one of its classes (scripts/train_decline.py), is the calibrated top
-    probability below which it says so; None answers everything.
+    probability below which it says so; None answers everything. `rows`: whether it has a row reader.
     """
 
     def __init__(self, arch: str = DEFAULT_ARCH, spec: dict | None = None, temperature: float = 1.0,
-                 mirror: bool | None = None, decline: float | None = None):
+                 mirror: bool | None = None, decline: float | None = None, rows: bool = False):
         super().__init__()
         self.spec = DatasetSpec.from_dict(spec) if spec else MNIST
         self.arch, self.temperature = arch, float(temperature)
@@ -95,6 +106,8 @@ class Classifier(
         # Photo models trained on mirrored photos answer for both; a config without the flag is such a model.
         self.mirror = self.spec.view == "photo" if mirror is None else bool(mirror) and self.spec.view == "photo"
         self.backbone = create_backbone(arch, self.spec.channels, self.spec.num_classes, self.spec.size)
+        # A reader of whole rows of its classes (numbers), where one was trained for it (scripts/train_rows.py).
+        self.rows = RowNet(self.spec.num_classes) if rows and self.spec.view == "glyph" else None
         shape = (1, self.spec.channels, 1, 1)
         self.register_buffer("mean", torch.tensor(self.spec.mean).view(shape), persistent=False)
         self.register_buffer("std", torch.tensor(self.spec.std).view(shape), persistent=False)
@@ -126,6 +139,8 @@ class Classifier(
                   "mirror": self.mirror}
         if self.decline is not None:
             config["decline"] = {"below": self.decline}
+        if self.rows is not None:
+            config["rows"] = {"arch": ROW_ARCH}
         return config
 
 

@@ -10,14 +10,15 @@ from digitlab.models.registry import head_name
 
 def start_from(source: Classifier, spec, arch_note: Callable[[str], None] | None = None) -> Classifier:
     """A model for `spec` with `source`'s weights; the head is new when the classes differ. On the same classes
-    it keeps the source's decision to decline what is not one of them (a fine-tune on corrections keeps it).
+    it keeps the source's decision to decline what is not one of them and its row reader (a fine-tune on
+    corrections keeps them).
 
     Raises ValueError when the backbone's own weights cannot take the new data (an architecture
     whose layers depend on the image size, or another number of channels).
     """
-    model = Classifier(source.arch, spec.to_dict())
-    head = head_name(model.arch) + "."
     same_classes = list(source.spec.labels) == list(spec.labels)
+    model = Classifier(source.arch, spec.to_dict(), rows=same_classes and source.rows is not None)
+    head = head_name(model.arch) + "."
     theirs, ours = source.state_dict(), model.state_dict()
     for name, tensor in ours.items():
         if name.startswith(head) and not same_classes:

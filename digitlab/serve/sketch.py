@@ -39,7 +39,7 @@ def answer_sketch(visitor: Visitor, png: bytes, mode: str, k: int) -> dict:
             return {"empty": True}
         return {"number": reading.number, "confidence": round(reading.confidence, 6),
                 "digits": [{"name": d.name, "confidence": round(d.confidence, 4), "box": list(d.box),
-                            "declined": d.declined} for d in reading.digits]}
+                            "declined": d.declined} for d in reading.digits], "whole": reading.whole}
     try:
         pixels = read_pixels(png, SKETCH_MAX_PIXELS)
         view = predictor.prepare(pixels)

@@ -16,6 +16,9 @@ import gradio as gr
 INKS = ["#000000", "#1f3fbf", "#c0392b", "#1e8449"]  # any ink reads: black, blue, red, green
 SIZES = {"digit": (448, 448), "number": (896, 320)}
 
+# A number read by the model's row reader (digitlab.models.rows) rather than digit by digit.
+WHOLE_ROW = ("Read as a whole row: cut apart, a digit was unsure (digits that touch, or a piece of a neighbour).",
+             "整行一起读出：逐个切开读时有一个数字没有把握（数字相连，或带着邻居的笔画）。")
 WORDS_JS = {
     "en": {"draw": "Draw on the canvas…", "draw_number": "Write a number in a row, e.g. 2026…",
            "reading": "Reading…", "ink": "Ink", "pen": "Pen", "eraser": "Eraser", "undo": "Undo", "clear": "Clear",
@@ -23,13 +26,15 @@ WORDS_JS = {
            "canvas": "drawing area", "busy": "The lab is busy; your drawing will be read in a moment.",
            "ended": "This page's session has ended; reload the page.",
            "declined_digit": "This doesn't look like a digit — the model reads 0–9. Its closest guesses:",
-           "declined_text": "This doesn't look like anything this model reads ({reads}). Its closest guesses:"},
+           "declined_text": "This doesn't look like anything this model reads ({reads}). Its closest guesses:",
+           "whole": WHOLE_ROW[0]},
     "zh-CN": {"draw": "在画布上写一个字…", "draw_number": "在一行里写一个数字，例如 2026…", "reading": "识别中…",
               "ink": "墨水", "pen": "笔粗", "eraser": "橡皮", "undo": "撤销", "clear": "清空",
               "sees": "模型看到的样子", "sure": "对整个数字的把握", "answers": "最可能的答案", "canvas": "画布",
               "busy": "实验室正忙，稍后会识别你的字。", "ended": "这个页面的会话已结束，请刷新页面。",
               "declined_digit": "这看起来不像数字——这个模型只认 0–9。它最接近的猜测：",
-              "declined_text": "这看起来不像这个模型能认出的任何东西（{reads}）。它最接近的猜测："},
+              "declined_text": "这看起来不像这个模型能认出的任何东西（{reads}）。它最接近的猜测：",
+              "whole": WHOLE_ROW[1]},
 }
 
 TEMPLATE = """
@@ -94,6 +99,7 @@ CSS = """
                background: #000; }
 .dl-number { font-size: 40px; font-weight: 700; letter-spacing: 2px; }
 .dl-digits { font-size: 14px; color: #475569; }
+.dl-whole { font-size: 13px; color: #64748b; margin-top: 4px; }
 @media (max-width: 600px) { .dl-top, .dl-number { font-size: 32px; } .dl-view[hidden] { display: none; }
 .dl-view img { width: 84px; height: 84px; } }
 """
@@ -250,6 +256,10 @@ function showNumber(data) {
   d.textContent = Math.round(data.confidence * 100) + '% ' + say('sure') + ' · ' +
     data.digits.map((g) => (g.declined ? '?' : g.name) + ' ' + Math.round(g.confidence * 100) + '%').join(' · ');
   answer.append(n, d);
+  if (data.whole) {
+    const w = document.createElement('div'); w.className = 'dl-whole'; w.textContent = say('whole');
+    answer.append(w);
+  }
   const ns = 'http://www.w3.org/2000/svg';
   const ends = {above: -Infinity, below: -Infinity};  // where the last label of each row ends: slim boxes side by side
   const bottom = boxes.viewBox.baseVal.height;  // take turns above and below, so no label covers its neighbour's

@@ -16,7 +16,7 @@ import numpy as np
 from digitlab.inference.predictor import Answer
 from digitlab.serve.sessions import Visitor
 from digitlab.ui.answers import declined_text, explain_view, require_trainable, save_correction, teach_panel
-from digitlab.ui.canvas import canvas
+from digitlab.ui.canvas import WHOLE_ROW, canvas
 from digitlab.ui.components import AnswerLabel, CheckedRadio, CheckedSlider, RawSketchpad
 from digitlab.ui.lab import as_text, plain
 from digitlab.ui.page import Page
@@ -39,6 +39,7 @@ words({
     "sketch.number_hint": ("Write a number in a row on the wide canvas…", "在宽画布上横着写一个数字…"),
     "sketch.number_text": ("## {number}\n{sure} sure of the whole number ({digits})",
                            "## {number}\n对整个数字的把握：{sure}（{digits}）"),
+    "sketch.number_whole": WHOLE_ROW,
     "sketch.needs_glyph": ("Reading a number needs a handwriting model; this one reads photos of {name}.",
                            "识别数字需要手写模型；这个模型识别的是 {name} 的照片。"),
 })
@@ -187,8 +188,9 @@ class Sketch:
 
 def number_text(reading, lang: str) -> str:
     digits = " · ".join(f"{as_text(d.shown)} {d.confidence:.0%}" for d in reading.digits)
-    return say(lang, "sketch.number_text", number=as_text(reading.number), sure=f"{reading.confidence:.0%}",
+    text = say(lang, "sketch.number_text", number=as_text(reading.number), sure=f"{reading.confidence:.0%}",
                digits=digits)
+    return text + "\n\n" + say(lang, "sketch.number_whole") if reading.whole else text
 
 
 def clamp_k(k: Any) -> int:

@@ -1,0 +1,141 @@
+"""The row reader: a model's reader of whole numbers, beside cutting a number into digits; it travels with its model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlab import hub
+from digitlab.inference.predictor import Predictor
+from digitlab.models import Classifier
+from digitlab.models.transfer import start_from
+from digitlab.spec import MNIST
+from digitlab.vision.numbers import ROW_HEIGHT, ROW_STEP, best_path, row_view, written_digits
+from tests.test_decline import EXAMPLES, NOT_DIGITS
+from tests.test_numbers import strokes, written
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Predictor:
+    return Predictor.from_pretrained()
+
+
+def without_rows(predictor: Predictor) -> Predictor:
+    """The same model with its row reader taken away: numbers cut into digits and read one by one only."""
+    model = hub.load_model(None)
+    model.rows = None
+    return Predictor(model)
+
+
+def test_best_path_reads_each_run_of_a_class_once_and_a_blank_between_repeats_as_two():
+    #            blank  0    0   blank  0   blank  3    3
+    columns = [0, 1, 1, 0, 1, 0, 4, 4]
+    log_probs = np.log(np.full((len(columns), 11), 0.01))
+    log_probs[np.arange(len(columns)), columns] = 0.0
+    assert best_path(log_probs) == [(0, 1, 2), (0, 4, 4), (3, 6, 7)]
+    assert best_path(np.log(np.eye(11)[[0, 0, 0]] + 1e-9)) == []
+
+
+def test_the_shipped_digit_model_has_a_row_reader_and_its_config_says_so():
+    assert hub.load_model(None).rows is not None
+    config = json.loads((hub.DEFAULT_WEIGHTS / "config.json").read_text())
+    assert config["rows"] == {"arch": "rownet"}
+
+
+def test_the_row_reader_travels_with_its_model_and_a_bad_config_is_refused(tmp_path):
+    model = Classifier("lenet", MNIST.to_dict(), rows=True).eval()
+    hub.save_model(model, tmp_path / "m")
+    back = hub.load_model(tmp_path / "m")
+    assert back.rows is not None
+    ink = np.random.default_rng(0).random((1, 1, ROW_HEIGHT, 64), dtype=np.float32)
+    import torch
+
+    with torch.inference_mode():
+        assert torch.allclose(model.rows(torch.from_numpy(ink)), back.rows(torch.from_numpy(ink)))
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    config["rows"] = {"arch": "something-else"}
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="rows must be"):
+        hub.load_model(tmp_path / "m")
+
+
+def test_a_config_without_a_row_reader_reads_numbers_by_cutting_them_as_before(tmp_path):
+    hub.save_model(Classifier("lenet", MNIST.to_dict()), tmp_path / "old")
+    assert "rows" not in json.loads((tmp_path / "old" / "config.json").read_text())
+    old = Predictor.from_pretrained(tmp_path / "old")
+    assert old.rows is None
+    assert len(old.read_number(written("2026")).digits) == 4
+
+
+def test_a_fine_tune_on_the_same_classes_keeps_the_row_reader_and_new_classes_drop_it():
+    source = Classifier("lenet", MNIST.to_dict(), rows=True)
+    kept = start_from(source, MNIST)
+    assert kept.rows is not None
+    theirs = source.rows.state_dict()
+    assert all(torch_equal(tensor, theirs[name]) for name, tensor in kept.rows.state_dict().items())
+    fewer = MNIST.to_dict() | {"labels": ["0", "1"], "display": ["0", "1"], "name": "two"}
+    assert start_from(source, type(MNIST).from_dict(fewer)).rows is None
+
+
+def torch_equal(a, b) -> bool:
+    return bool((a == b).all())
+
+
+def test_a_photo_model_never_has_a_row_reader():
+    from digitlab.data.specs import SPECS
+
+    assert Classifier("lenet", SPECS["cifar10"].to_dict(), rows=True).rows is None
+
+
+def test_the_row_view_is_as_tall_as_the_reader_reads_and_a_whole_number_of_columns_wide():
+    found = written_digits(np.repeat(written("2026")[..., None], 3, axis=2))
+    view = row_view(found[4], found[5])
+    assert view.ink.shape[0] == ROW_HEIGHT and view.ink.shape[1] % ROW_STEP == 0
+    assert view.ink.max() == 255
+    left, right = view.page_x(0), view.page_x(view.ink.shape[1])
+    assert left <= min(r.x0 for r in found[4]) and right >= max(r.x1 for r in found[4])
+
+
+@pytest.mark.parametrize("number", ["2026", "07", "1234567", "90", "4444", "118"])
+def test_the_shipped_model_reads_numbers_of_unseen_digits(shipped, number):
+    reading = shipped.read_number(written(number, gap=25))
+    assert reading.number == number
+    boxes = [d.box for d in reading.digits]
+    assert all(a[2] <= b[0] + 5 for a, b in zip(boxes, boxes[1:], strict=False))  # left to right, apart
+
+
+def canvas_strokes(*lines: list[tuple[float, float]]) -> np.ndarray:
+    """Pen strokes given as fractions of the Number canvas (896 x 320, 5 % margin), black on white."""
+    return strokes(*[[(int((0.05 + 0.9 * x) * 896), int((0.05 + 0.9 * y) * 320)) for x, y in line] for line in lines])
+
+
+# "404" written quickly: the 0 runs into the bar of the first 4 and the stem of the second.
+FOUR_O_FOUR = [[(0.12, 0.15), (0.06, 0.6), (0.26, 0.6)], [(0.22, 0.3), (0.22, 0.85)],
+               [(0.36, 0.2), (0.27, 0.4), (0.28, 0.75), (0.37, 0.85), (0.46, 0.7), (0.46, 0.35), (0.36, 0.2)],
+               [(0.52, 0.15), (0.44, 0.6), (0.64, 0.6)], [(0.60, 0.3), (0.60, 0.85)]]
+
+
+def test_digits_that_run_into_each_other_are_read_whole_where_cutting_them_fails(shipped):
+    page = canvas_strokes(*FOUR_O_FOUR)
+    cut = without_rows(shipped).read_number(page)
+    assert cut.number != "404" and not cut.whole  # one blob, declined or misread, when cut and read alone
+    reading = shipped.read_number(page)
+    assert (reading.number, reading.whole) == ("404", True)
+    assert reading.as_dict()["whole"] is True and [d["label"] for d in reading.as_dict()["digits"]] == list("404")
+    boxes = [d.box for d in reading.digits]
+    assert boxes[0][0] < boxes[1][0] < boxes[2][0]
+
+
+@pytest.mark.parametrize("mark", NOT_DIGITS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("first", [True, False], ids=["mark-first", "seven-first"])
+def test_a_letter_a_star_or_a_scribble_in_a_number_is_a_question_mark_never_digits(shipped, mark, first):
+    seven = np.asarray(Image.open(EXAMPLES / "digit_7.png").convert("L").resize((200, 200)))
+    seven = 255 - seven if seven.mean() < 128 else seven
+    other = np.asarray(Image.open(mark).convert("L").resize((200, 200)))
+    row = np.full((240, 520), 255, np.uint8)
+    row[20:220, 20:220], row[20:220, 300:500] = (other, seven) if first else (seven, other)
+    reading = shipped.read_number(Image.fromarray(row))
+    assert reading.number == ("?7" if first else "7?")
