@@ -117,7 +117,7 @@ def model_card(model: Classifier, card: dict, name: str | None = None) -> ModelC
         facts.append(("not one of its classes", f"declined below a top probability of {model.decline:.3g}"))
     if model.rows is not None:
         rows = card.get("rows") if isinstance(card.get("rows"), dict) else {}
-        facts.append(("numbers", "also read whole by a row reader (CNN + GRU, CTC)"
+        facts.append(("numbers", f"also read whole by a row reader (CNN + GRU, CTC; {model.row_params:,} parameters)"
                       + (f"; {rows['validation_exact']} % of its validation rows read exactly"
                          if isinstance(rows.get("validation_exact"), (int, float)) else "")))
     lines = [

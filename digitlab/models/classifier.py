@@ -131,7 +131,12 @@ class Classifier(
 
     @property
     def num_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        """The classifier's parameters (its architecture's); a row reader's are counted apart (row_params)."""
+        return sum(p.numel() for name, p in self.named_parameters() if not name.startswith("rows."))
+
+    @property
+    def row_params(self) -> int:
+        return sum(p.numel() for p in self.rows.parameters()) if self.rows is not None else 0
 
     def config(self) -> dict:
         """What config.json holds: enough to rebuild this model."""

@@ -33,9 +33,10 @@ words({
     "page.public": ("Public lab: your models and files are yours alone and go when you leave; a training run "
                     "may take up to {cap} (less while many wait).",
                     "公共实验室：你的模型和文件只属于你，离开后即删除；一次训练最多 {cap}（排队的人多时会更短）。"),
-    "page.active": ("**Active model:** {arch} · {params} parameters · reads {what} ({names}) · {size}×{size} {kind} "
-                    "· {where}",
-                    "**当前模型：** {arch} · {params} 个参数 · 识别 {what}（{names}）· {size}×{size} {kind} · {where}"),
+    "page.active": ("**Active model:** {arch} · {params} parameters{rows} · reads {what} ({names}) · {size}×{size} "
+                    "{kind} · {where}",
+                    "**当前模型：** {arch} · {params} 个参数{rows} · 识别 {what}（{names}）· {size}×{size} {kind} · {where}"),
+    "page.rows": (" (+ {params} in a row reader for numbers)", "（另有 {params} 个参数的整行读数器）"),
     "page.grey": ("grey", "灰度"),
     "page.rgb": ("colour", "彩色"),
     "page.shipped": ("shipped with digitlab", "digitlab 自带"),
@@ -69,7 +70,8 @@ def header_text(choice: ModelChoice, lang: str) -> str:
     if choice.revision:
         where = say(lang, "page.revision", where=where, revision=as_text(choice.revision))
     names = ", ".join(spec.display[:6]) + (", …" if len(spec.display) > 6 else "")
-    return say(lang, "page.active", arch=as_text(model.arch), params=f"{model.num_params:,}",
+    rows = say(lang, "page.rows", params=f"{model.row_params:,}") if getattr(model, "rows", None) is not None else ""
+    return say(lang, "page.active", arch=as_text(model.arch), params=f"{model.num_params:,}", rows=rows,
                what=as_text(spec.name), names=as_text(names), size=spec.size,
                kind=say(lang, "page.grey" if spec.channels == 1 else "page.rgb"), where=where)
 
