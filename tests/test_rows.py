@@ -139,3 +139,4 @@ def test_a_letter_a_star_or_a_scribble_in_a_number_is_a_question_mark_never_digi
     row[20:220, 20:220], row[20:220, 300:500] = (other, seven) if first else (seven, other)
     reading = shipped.read_number(Image.fromarray(row))
     assert reading.number == ("?7" if first else "7?")
+

@@ -404,15 +404,16 @@ class NumberReader:
 
     def row_reading(self, a: np.ndarray, where: tuple[int, int, Page], regions: Sequence[Region], height: float,
                     k: int) -> NumberReading | None:
-        """The number as the row reader reads the whole row; each digit's box is its ink between the midpoints
-        to its neighbours. None where the row is too long for it or it reads nothing."""
+        """The number as the row reader reads the whole row; each digit's box is its ink between the least inked
+        columns between it and its neighbours. None where the row is too long for it, or it reads nothing or
+        more than MAX_DIGITS marks."""
         dy, dx, page = where
         view = row_view(regions, height)
         if view is None:
             return None
         log_probs = np.asarray(self.rows(view.ink))
         path = best_path(log_probs)
-        if not path:
+        if not path or len(path) > MAX_DIGITS:  # each digit read costs a view: as many as the cutter may read
             return None
         peaks = [t0 + int(np.argmax(log_probs[t0:t1 + 1, c + 1])) for c, t0, t1 in path]
         centres = [round(view.page_x((t + 0.5) * ROW_STEP)) for t in peaks]
