@@ -149,7 +149,8 @@ class Predictor:
 
     @torch.inference_mode()
     def read_row(self, ink: np.ndarray) -> np.ndarray:
-        """(T, classes + 1) log-probabilities of the row reader along one row view (numbers.row_view)."""
+        """(T, classes + 2) log-probabilities of the row reader along one row view (numbers.row_view): the CTC
+        blank, the classes, "none of them"."""
         with one_thread():
             return self.rows(torch.from_numpy(ink).float().div_(255)[None, None])[0].numpy()
 

@@ -7,6 +7,10 @@ that each read surely are two digits, as a 1 standing under the bar of a 7), and
 a digit is tall is tried whole and cut at the valleys of its ink, keeping the reading the model is
 surest of (touching digits). Each digit is then re-read at full resolution with only its own ink,
 through the model's glyph view, and all of them go through the model in one batch.
+
+A model with a row reader (digitlab.models.rows) also reads the row whole (row_view), and its reading is the answer
+where the two differ and it is at least as sure of its least sure digit (prefers_row): digits that touch, a
+piece of a neighbour.
 """
 
 from __future__ import annotations
@@ -421,7 +425,7 @@ class NumberReader:
         for r in regions[1:]:
             whole = merge(whole, r)
         ink = whole.mask.sum(0)
-        bounds = [whole.x0, *(between(ink, a, b) for a, b in pairwise(centres)), whole.x1]
+        bounds = [whole.x0, *(between(ink, left, right) for left, right in pairwise(centres)), whole.x1]
         digits = [piece(whole, x0, x1) for x0, x1 in pairwise(bounds)]
         if any(d is None for d in digits):
             return None
