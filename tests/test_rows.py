@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from digitlab import hub
 from digitlab.inference.predictor import Predictor
@@ -140,3 +140,13 @@ def test_a_letter_a_star_or_a_scribble_in_a_number_is_a_question_mark_never_digi
     reading = shipped.read_number(Image.fromarray(row))
     assert reading.number == ("?7" if first else "7?")
 
+
+
+def test_a_long_hatched_scribble_is_declined_whole_as_it_is_cut():
+    """Read whole, the row reader may take it for one digit, but less surely than the model's decision: a "?"."""
+    img = Image.new("L", (4000, 300), 255)
+    pen = ImageDraw.Draw(img)
+    for x in range(20, 3980, 18):
+        pen.line([(x, 60), (x + 30, 240)], fill=0, width=10)
+    reading = Predictor.from_pretrained().read_number(img)
+    assert reading.number.strip("?") == "" and all(d.declined for d in reading.digits)

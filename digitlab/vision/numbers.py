@@ -434,7 +434,10 @@ class NumberReader:
         probs /= probs.sum(1, keepdims=True)  # at its peak: which class, or none of them, given a mark is there
         reading = self.reading(a, (dy, dx, page.step), digits, [self.view(a, page, d) for d in digits],
                                probs[:, :n], k)
-        return replace(reading.declining([c == n for c, _, _ in path]), whole=True)
+        # Declined as the cutter declines (read less surely than the model's decision), or read as none of them.
+        flagged = reading.flagged(self.decline).digits
+        return replace(reading.declining([d.declined or c == n for d, (c, _, _) in zip(flagged, path, strict=True)]),
+                       whole=True)
 
     def sureness(self, regions: Sequence[Region]) -> np.ndarray:
         """How surely the model reads each region's quick view as its top class, before calibration
