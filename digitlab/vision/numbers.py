@@ -389,10 +389,14 @@ class NumberReader:
         probs = np.asarray(self.probabilities(views))
         cut = self.reading(a, (dy, dx, page.step), digits, views, probs, k).flagged(self.decline)
         row = self.row_reading(a, (dy, dx, page), regions, height, k) if self.rows is not None else None
-        return row if row is not None and prefers_row(row, cut) else cut
+        if row is None or not prefers_row(row[0], cut):
+            return cut
+        reading, pieces = row  # what the model saw of each digit, made only for the reading that is the answer
+        return replace(reading, digits=[replace(d, view=self.view(a, page, r))
+                                        for d, r in zip(reading.digits, pieces, strict=True)])
 
     def reading(self, a: np.ndarray, where: tuple[int, int, int], digits: Sequence[Region],
-                views: Sequence[np.ndarray], probs: np.ndarray, k: int) -> NumberReading:
+                views: Sequence[np.ndarray | None], probs: np.ndarray, k: int) -> NumberReading:
         """The number these digits' probabilities read; `where`: the part's (y, x) offset and page step."""
         dy, dx, step = where
         readings = []
@@ -407,10 +411,10 @@ class NumberReader:
         return NumberReading(number, float(np.prod([d.confidence for d in readings])), readings)
 
     def row_reading(self, a: np.ndarray, where: tuple[int, int, Page], regions: Sequence[Region], height: float,
-                    k: int) -> NumberReading | None:
-        """The number as the row reader reads the whole row; each digit's box is its ink between the least inked
-        columns between it and its neighbours. None where the row is too long for it, or it reads nothing or
-        more than MAX_DIGITS marks."""
+                    k: int) -> tuple[NumberReading, list[Region]] | None:
+        """The number as the row reader reads the whole row (without the digits' views), and each digit's piece of
+        ink: between the least inked columns between it and its neighbours. None where the row is too long for it,
+        or it reads nothing or more than MAX_DIGITS marks."""
         dy, dx, page = where
         view = row_view(regions, height)
         if view is None:
@@ -432,12 +436,11 @@ class NumberReader:
         n = self.spec.num_classes
         probs = np.exp(log_probs[peaks, 1:])
         probs /= probs.sum(1, keepdims=True)  # at its peak: which class, or none of them, given a mark is there
-        reading = self.reading(a, (dy, dx, page.step), digits, [self.view(a, page, d) for d in digits],
-                               probs[:, :n], k)
+        reading = self.reading(a, (dy, dx, page.step), digits, [None] * len(digits), probs[:, :n], k)
         # Declined as the cutter declines (read less surely than the model's decision), or read as none of them.
         flagged = reading.flagged(self.decline).digits
-        return replace(reading.declining([d.declined or c == n for d, (c, _, _) in zip(flagged, path, strict=True)]),
-                       whole=True)
+        declined = [d.declined or c == n for d, (c, _, _) in zip(flagged, path, strict=True)]
+        return replace(reading.declining(declined), whole=True), digits
 
     def sureness(self, regions: Sequence[Region]) -> np.ndarray:
         """How surely the model reads each region's quick view as its top class, before calibration
