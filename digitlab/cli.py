@@ -162,6 +162,8 @@ def run_and_save(args, argv, cfg, data, group, say, show: bool) -> None:
         save_model(result.model, args.out, card=card_data(result, argv))
         say(f"saved to {args.out} (test accuracy {result.test_acc:.2f}%, "
             f"temperature {result.model.temperature:.3g})")
+        if result.model.decline is not None:
+            say(f"it declines what it reads less surely than {result.model.decline:.0%}: not one of its classes")
 
 
 def run_eval(args: argparse.Namespace) -> None:

@@ -58,13 +58,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from digitlab.data.augment import AUGMENTATIONS  # noqa: E402
 from digitlab.data.registry import load_dataset  # noqa: E402
 from digitlab.hub import load_model, read_card_data, save_model  # noqa: E402
-from digitlab.training.evaluate import evaluate, fit_temperature  # noqa: E402
+from digitlab.training.evaluate import decline_threshold, evaluate, fit_temperature  # noqa: E402
 from digitlab.training.loop import holdout_split  # noqa: E402
-
-
-def decline_threshold(probabilities: torch.Tensor, accept: float) -> float:
-    """The top probability below which (1 - accept) of these images fall."""
-    return float(torch.quantile(probabilities.max(1).values, 1 - accept))
 
 
 def main() -> None:

@@ -65,7 +65,8 @@ def client(url: str) -> Client:
 # The Train tab's inputs in order, as gradio_client sends them (the form's TrainConfig settings, then the zip of
 # your images): a small lenet run on the MNIST sample.
 TRAIN = dict(dataset="mnist", data="sample", view="glyph", arch="lenet", epochs=2, batch_size=64, lr=3e-3,
-             optimizer="adamw", augment=False, init="scratch", freeze="none", compile=False, seed=0, images_zip=None)
+             optimizer="adamw", augment=False, decline=True, init="scratch", freeze="none", compile=False, seed=0,
+             images_zip=None)
 
 
 def train_args(**over) -> list:

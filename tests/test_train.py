@@ -201,7 +201,7 @@ def test_a_runs_standalone_script_needs_only_torch_and_repeats_the_run(tmp_path)
     from digitlab.training.config import preset, train_argv
 
     root = Path(__file__).resolve().parent.parent
-    cfg = preset("fast", data="sample", epochs=1)
+    cfg = preset("fast", data="sample", epochs=1, decline=False)  # the script leaves learning to decline out
     run = subprocess.run([sys.executable, "-m", "digitlab", *train_argv(cfg), "--out", str(tmp_path / "cli"), "--json"],
                          capture_output=True, text=True, timeout=300, cwd=root)
     assert run.returncode == 0, run.stderr[-2000:]

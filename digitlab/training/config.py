@@ -69,6 +69,9 @@ class TrainConfig:
                             form=True)
     calibration: float = setting(0.05, "share of the training images held out to fit the softmax temperature "
                                  "(0: none)", lo=0.0, hi=0.49)
+    decline: bool = setting(True, "learn to say 'not one of mine' from letters, shapes and scribbles shipped with "
+                            "the app, and decline what held-out images rarely look like (28 px handwriting: MNIST and "
+                            "your own; turn it off when letters or shapes are your classes)", form=True)
     init: str = setting("", "start from this model (a folder or Hub repo id) instead of from scratch", form=True)
     freeze: str = setting("none", "with init: 'backbone' trains only the new head, 'none' fine-tunes everything",
                           form=True, choices=FREEZE)
@@ -152,7 +155,7 @@ def train_argv(cfg: TrainConfig) -> list[str]:
 # "photos" is airbench's recipe (CIFAR-10, Fashion-MNIST).
 PRESETS: dict[str, dict] = {
     "fast": dict(arch="speednet", epochs=1, batch_size=256, lr=1e-2, augment=False, label_smoothing=0.0,
-                 weight_decay=0.0, betas=(0.7, 0.9), cycle_momentum=False, precision="auto"),
+                 weight_decay=0.0, betas=(0.7, 0.9), cycle_momentum=False, precision="auto", decline=False),
     "accurate": dict(arch="digitnet", epochs=20, batch_size=128, lr=3e-3, augment=True),
     # airbench94's settings, as mean-loss SGD: lr 11.5 per 1024 images / (1 + 1/(1 - 0.85)) x 1024 = 1.5,
     # decoupled weight decay 0.0153 per 1024 images -> 1.33e-3, batch-norm biases at 64x the learning rate.
@@ -184,10 +187,11 @@ class Recipe:
     lr: float = 1e-2
     optimizer: str = "adamw"
     precision: str = "auto"  # the fast preset's; float32 where bfloat16 measured lower
+    decline: bool = True  # the form's: learn to decline where negatives ship for the view (data.negatives)
 
     def config(self, **form) -> TrainConfig:
         shown = dict(arch=self.arch, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                     optimizer=self.optimizer, augment=self.augment)
+                     optimizer=self.optimizer, augment=self.augment, decline=self.decline)
         return preset("fast", **{**shown, "precision": self.precision, **form})
 
 
@@ -195,8 +199,10 @@ class Recipe:
 # each of them in seconds to a minute, so a visitor sees a whole run; `accurate` and `photos` reach more in hours.
 # In bfloat16 (auto) MNIST and Fashion-MNIST reach as much in less time (float32: 99.5 % in 15 s, 91.0 % in 12 s);
 # Chinese MNIST and CIFAR-10 lost half a point or more (98.1 % in 12 s, 77.3 % in 44 s), so they stay float32.
+# MNIST learns to decline as well (the form's default): 99.40 % in 12.3 s, mean of seeds 0-2, against 99.53 % in
+# 10.8 s without (`python -m digitlab train --preset fast --dataset mnist --epochs 3 --augment --decline`).
 RECIPES: dict[str, Recipe] = {
-    "mnist": Recipe(epochs=3, augment=True, reach=99.5, seconds=13),
+    "mnist": Recipe(epochs=3, augment=True, reach=99.4, seconds=12),
     "fashion-mnist": Recipe(epochs=3, augment=False, reach=91.3, seconds=8),  # with flips (and the mirror): 89.8
     "chinese-mnist": Recipe(epochs=3, augment=False, reach=98.6, seconds=20, precision="fp32"),
     "cifar10": Recipe(epochs=10, augment=True, reach=78.0, seconds=60, precision="fp32"),

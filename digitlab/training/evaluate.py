@@ -128,3 +128,8 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
     optimizer.step(nll)
     return float(log_t.detach().exp().clamp(0.05, 20.0))
+
+
+def decline_threshold(probabilities: torch.Tensor, accept: float) -> float:
+    """The top probability below which (1 - accept) of these images fall: a model declines below it."""
+    return float(torch.quantile(probabilities.max(1).values, 1 - accept))

@@ -21,14 +21,23 @@ import torch.nn.functional as F
 
 from digitlab.data.augment import AUGMENTATIONS
 from digitlab.data.dataset import Dataset
+from digitlab.data.negatives import negatives_for
 from digitlab.data.registry import load_dataset
 from digitlab.models import Classifier
 from digitlab.models.threads import TORCH_THREADS
 from digitlab.models.transfer import freeze_backbone, start_from
 from digitlab.training.config import TrainConfig
 from digitlab.training.distributed import Group
-from digitlab.training.evaluate import evaluate, fit_temperature
+from digitlab.training.evaluate import decline_threshold, evaluate, fit_temperature
 from digitlab.training.precision import uses_bf16
+
+# Outlier exposure in every run with cfg.decline where negatives ship (data.negatives): from EXPOSED_FROM of the
+# steps on, a quarter more images per step, the negatives' loss at half weight (as scripts/train_decline.py taught
+# the shipped models); then decline what fewer than 1 - ACCEPT of the held-out images are read as unsurely as.
+EXPOSED_FROM = 0.5  # of the run's steps: a model first learns its classes, then what they are not
+NEGATIVE_SHARE = 0.25
+NEGATIVE_WEIGHT = 0.5
+ACCEPT = 0.998
 
 
 @dataclass
@@ -167,11 +176,12 @@ def try_compile(model: torch.nn.Module, sample: torch.Tensor) -> tuple[torch.nn.
 def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg: TrainConfig, view: str,
                     order_gen: torch.Generator, aug_gen: torch.Generator, stop: threading.Event | None,
                     on_batch: Callable[[int, int], None] | None, shard: tuple[int, int] = (0, 1), epoch: int = 0,
-                    on_indices: Callable[[int, list[int]], None] | None = None):
+                    on_indices: Callable[[int, list[int]], None] | None = None, negatives: torch.Tensor | None = None):
     """Run one epoch; return (summed loss, correct, samples seen) of this process's shard.
 
     Every process draws the same permutation and takes its share of each global batch.
-    Stops between batches on `stop`.
+    Stops between batches on `stop`. `negatives`: views of what is none of the classes; each batch draws
+    NEGATIVE_SHARE of its size from them and pulls them towards an even answer (outlier exposure).
     """
     train_mode(model)
     bf16 = uses_bf16(cfg.precision, images.device)
@@ -189,13 +199,19 @@ def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg
         if on_indices is not None:
             indices += idx.tolist()
         x, y = as_pixels(images[idx]), labels[idx]
+        exposed = negatives is not None and scheduler.last_epoch >= EXPOSED_FROM * scheduler.total_steps
+        if exposed:
+            drawn = torch.randint(len(negatives), (max(1, int(NEGATIVE_SHARE * len(y))),), generator=aug_gen,
+                                  device=aug_gen.device)
+            x = torch.cat([x, as_pixels(negatives[drawn])])
         if cfg.augment:
             x = AUGMENTATIONS[view](x, aug_gen).contiguous(memory_format=torch.channels_last)
         with torch.autocast(images.device.type, torch.bfloat16, enabled=bf16):
-            logits = step_model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+            logits = step_model(x).float()
+        logits, others = logits[:len(y)], logits[len(y):]
+        loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)  # what the log and curves show
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss - NEGATIVE_WEIGHT * others.log_softmax(1).mean() if exposed else loss).backward()
         optimizer.step()
         scheduler.step()
         loss_sum += loss.detach() * len(y)
@@ -265,6 +281,9 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
     train_idx, held_idx = holdout_split(data.train_labels, cfg.calibration, torch.Generator().manual_seed(cfg.seed))
     train_x, train_y = data.train_images[train_idx].to(device), data.train_labels[train_idx].to(device)
     model, cfg = build_model(cfg, data, train_idx)
+    negatives = negatives_for(data.spec) if cfg.decline else None
+    if negatives is not None:
+        negatives = negatives.to(device)
     model.mirror = cfg.augment and data.spec.view == "photo"  # flips in training: the mirror reads too
     model = model.to(device, memory_format=torch.channels_last)
     step_model = group.wrap(model) if group else model
@@ -284,7 +303,7 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
         start = time.perf_counter()
         loss_sum, correct, seen = train_one_epoch(model, step_model, train_x, train_y, optimizer, scheduler, cfg,
                                                   data.spec.view, order_gen, aug_gen, stop, on_batch, shard, epoch,
-                                                  on_indices)
+                                                  on_indices, negatives)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
@@ -304,19 +323,23 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
         if stopped:
             break
     model = model.cpu().to(memory_format=torch.contiguous_format).eval()  # safetensors wants contiguous
-    calibration = calibrate(model, data, held_idx, cfg.eval_batch_size) if records else {}
+    calibration = calibrate(model, data, held_idx, cfg.eval_batch_size, negatives is not None) if records else {}
     summary = evaluate(model, data.test_images, data.test_labels, cfg.eval_batch_size).summary() if records else {}
     yield TrainResult(model, records, cfg, stopped, data.name, notes, calibration, summary)
 
 
-def calibrate(model: Classifier, data: Dataset, held_idx: torch.Tensor, batch_size: int) -> dict:
-    """Fit the softmax temperature on the held-out training images; the test ECE before and after."""
+def calibrate(model: Classifier, data: Dataset, held_idx: torch.Tensor, batch_size: int, decline: bool = False) -> dict:
+    """Fit the softmax temperature on the held-out training images, and with `decline` (the model learnt what
+    is none of its classes) the top probability below which it declines; the test ECE before and after."""
     if len(held_idx) < 50:
         return {"temperature": model.temperature, "held_out": int(len(held_idx)), "note": "too few images to fit"}
     held = evaluate(model, data.train_images[held_idx], data.train_labels[held_idx], batch_size, temperature=1.0)
     model.temperature = fit_temperature(held.logits, held.labels)
+    if decline:
+        model.decline = decline_threshold((held.logits / model.temperature).softmax(1), ACCEPT)
     test = evaluate(model, data.test_images, data.test_labels, batch_size, temperature=1.0)
     before = test.ece()
     test.temperature = model.temperature
     return {"temperature": round(model.temperature, 4), "held_out": int(len(held_idx)),
-            "test_ece_before": round(before, 3), "test_ece_after": round(test.ece(), 3)}
+            "test_ece_before": round(before, 3), "test_ece_after": round(test.ece(), 3),
+            **({"decline_below": round(model.decline, 4)} if decline else {})}

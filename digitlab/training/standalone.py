@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 import textwrap
+from dataclasses import replace
 
 from digitlab.data import augment
 from digitlab.data.specs import SPECS
@@ -26,6 +27,9 @@ HEADER = '''"""Train {arch} on {dataset}: a standalone PyTorch script made by di
 It repeats this run:
 
     python -m digitlab {command}
+
+(It leaves out learning to say "not one of mine": the letters, shapes and scribbles it learns that from ship
+with digitlab, hence --no-decline above.)
 
 Run it with the data as digitlab reads it, either
   - a folder with the four MNIST-format files (train-images-idx3-ubyte[.gz] ...), for MNIST and Fashion-MNIST;
@@ -252,7 +256,7 @@ def script(cfg: TrainConfig) -> str:
                                              "weight_decay", "norm_lr", "cycle_momentum", "label_smoothing",
                                              "augment", "calibration", "arch", "precision")}
     text = HEADER.format(**settings, betas=tuple(cfg.betas), dataset=cfg.dataset,
-                         command=" ".join(train_argv(cfg)),
+                         command=" ".join(train_argv(replace(cfg, decline=False))),
                          spec=textwrap.indent(json.dumps(spec.to_dict(), ensure_ascii=False, indent=4), "").strip())
     text += DATA + MODEL.format(backbone=backbone_code(cfg.arch), arch=cfg.arch)
     lines = ""

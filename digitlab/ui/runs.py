@@ -51,6 +51,10 @@ words({
                      "**在第 {done}/{epochs} 轮后停止**：测试准确率 {acc:.2f}%。在你按 **使用这个模型** 之前，当前模型不变。"),
     "runs.log_end": ("{how}: test accuracy {acc:.2f}%, confidences calibrated at temperature {t:.3g}",
                      "{how}：测试准确率 {acc:.2f}%，置信度已按温度 {t:.3g} 校准"),
+    "runs.log_decline": ("it learnt to say \"not one of mine\": it declines what it reads less surely than {p:.0%} "
+                         "(press Use this model, then draw a letter or a star on the Sketch tab)",
+                         "它学会了说「这不是我认识的」：把握低于 {p:.0%} 的东西它会拒认（按 使用这个模型 后，"
+                         "在「手写」页上画一个字母或一颗星试试）"),
     "runs.how_finished": ("finished", "完成"),
     "runs.how_stopped": ("stopped after {done}/{epochs} epochs", "在第 {done}/{epochs} 轮后停止"),
     "runs.tuned": ("**Fine-tuned**: your corrections {cb:.0f}% -> {ca:.0f}% right, {n:,} test images {tb:.2f}% -> "
@@ -166,6 +170,8 @@ def finish(state: RunState, visitor: Visitor, done: protocol.Done, epochs: int) 
     how = say(lang, "runs.how_stopped", done=len(state.records), epochs=epochs) if run.stopped else \
         say(lang, "runs.how_finished")
     state.log.append(say(lang, "runs.log_end", how=how, acc=run.test_acc, t=run.choice.predictor.temperature))
+    if run.choice.predictor.decline is not None and run.kind != "finetune":
+        state.log.append(say(lang, "runs.log_decline", p=run.choice.predictor.decline))
     compared = run.before_after
     if compared:
         values = dict(cb=compared["corrections_before"], ca=compared["corrections_after"], n=compared["test_images"],

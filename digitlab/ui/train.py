@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from digitlab.data.negatives import has_negatives
 from digitlab.data.registry import DATASETS, OWN, SOURCES
 from digitlab.data.specs import SPECS
 from digitlab.hub import save_model
@@ -140,8 +141,11 @@ class Train:
         form["dataset"].change(lab.handler(self.dataset_changed), [form["dataset"]], [self.recipe, form["data"], form["view"],
                                                                          self.images_zip, form["arch"], form["epochs"],
                                                                          form["batch_size"], form["lr"],
-                                                                         form["optimizer"], form["augment"]],
+                                                                         form["optimizer"], form["augment"],
+                                                                         form["decline"]],
                                api_visibility="private", queue=False)
+        form["view"].change(lambda view: gr.Checkbox(visible=view == "glyph"), form["view"], form["decline"],
+                            api_visibility="private", queue=False)
         form["init"].change(lambda start: gr.Radio(visible=start == ACTIVE), form["init"], form["freeze"],
                             api_visibility="private", queue=False)
         gr.on([c.change for c in form.values()], self.command_changed, list(form.values()), self.command,
@@ -161,13 +165,15 @@ class Train:
                                              self.page.model_outputs, api_name="use_trained"))
 
     def dataset_changed(self, dataset: str, request: gr.Request) -> tuple:
-        """The form follows the dataset: its recipe's architecture, epochs, batch, learning rate and augmentation."""
+        """The form follows the dataset: its recipe's architecture, epochs, batch, learning rate and augmentation;
+        learning to decline is offered where negatives ship for its view (data.negatives)."""
         recipe = RECIPES.get(dataset, RECIPES[OWN])
         own = dataset == OWN
         visitor = self.lab.sessions.by_session(request.session_hash)
-        return (self.recipe_text(dataset, visitor.lang if visitor else "en"), gr.Dropdown(visible=not own), gr.Radio(visible=own),
-                gr.File(visible=own), recipe.arch, recipe.epochs, recipe.batch_size, recipe.lr, recipe.optimizer,
-                recipe.augment)
+        glyphs = own or (dataset in SPECS and has_negatives(SPECS[dataset]))  # your own: handwriting at first
+        return (self.recipe_text(dataset, visitor.lang if visitor else "en"), gr.Dropdown(visible=not own),
+                gr.Radio(visible=own, value="glyph"), gr.File(visible=own), recipe.arch, recipe.epochs,
+                recipe.batch_size, recipe.lr, recipe.optimizer, recipe.augment, gr.Checkbox(visible=glyphs))
 
     def command_changed(self, *values: Any) -> str:
         try:
@@ -194,7 +200,7 @@ class Train:
             epochs=lab.whole(values["epochs"], "number of epochs", 1, lab.policy.max_epochs, lang=lang),
             batch_size=lab.whole(values["batch_size"], "batch size", 1, lab.policy.max_batch_size, lang=lang),
             lr=lab.positive(values["lr"], "learning rate", 10.0, lang=lang), optimizer=values["optimizer"],
-            augment=bool(values["augment"]), freeze=values["freeze"], compile=bool(values["compile"]),
+            augment=bool(values["augment"]), decline=bool(values["decline"]), freeze=values["freeze"], compile=bool(values["compile"]),
             seed=lab.whole(values["seed"], "seed", 0, 2**31 - 1, default=0, lang=lang))
         if values["arch"] not in list_models():
             raise plain(f"Unknown architecture {str(values['arch'])[:40]!r}; choose from {', '.join(list_models())}.")

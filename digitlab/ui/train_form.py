@@ -45,6 +45,13 @@ words({
     "train.augment.info": ("Shows each image a little shifted, turned, thicker or thinner (photos: mirrored), so "
                            "the model reads writing it has not seen.",
                            "每张图会被稍微平移、旋转、加粗或变细（照片：镜像），让模型能读懂没见过的写法。"),
+    "train.decline": ("Learn to say \"not one of mine\"", "学会说「这不是我认识的」"),
+    "train.decline.info": ("From halfway on, also shows the model letters, shapes and scribbles shipped with "
+                           "digitlab (the training loss rises a little there), so that it answers ? to what is none of "
+                           "its classes. It costs a few tenths of a point of accuracy; untick it when your classes are "
+                           "letters or shapes.", "从一半开始，同时让模型看 digitlab 自带的字母、图形和乱涂（训练损失会在"
+                           "那里上升一点），让它对不属于任何类别的东西回答 ?。准确率会低零点几个百分点；如果你的类别就是"
+                           "字母或图形，请取消勾选。"),
     "train.init": ("Start", "起点"),
     "train.init.info": ("From scratch, or from the active model's weights (a new head when the classes differ).",
                         "从头开始，或从当前模型的权重开始（类别不同时换一个新的输出层）。"),
@@ -141,6 +148,8 @@ def widget(name: str, lab: Lab) -> gr.components.Component:
         return CheckedRadio(list(OPTIMIZERS), value="adamw", label=label, info=info, elem_id="train-optimizer")
     if name == "augment":
         return gr.Checkbox(True, label=label, info=info, elem_id="train-augment")
+    if name == "decline":
+        return gr.Checkbox(True, label=label, info=info, elem_id="train-decline")
     if name == "init":
         return CheckedRadio([(L("train.init.scratch"), SCRATCH), (L("train.init.active"), ACTIVE)], value=SCRATCH,
                             label=label, info=info, elem_id="train-start")

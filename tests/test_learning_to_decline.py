@@ -1,0 +1,73 @@
+"""A model a visitor trains learns to say "not one of mine" too: from the letters, shapes and scribbles shipped
+with digitlab (outlier exposure in the second half of the run), with its decision fitted on held-out images and
+carried in config.json; a run told not to, a photo model and the numerals' 64 px view learn nothing of the kind."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from digitlab import hub
+from digitlab.data.negatives import has_negatives, negatives_for, stored
+from digitlab.data.registry import load_sample
+from digitlab.data.specs import SPECS
+from digitlab.inference.predictor import Predictor
+from digitlab.spec import MNIST
+from digitlab.training.config import RECIPES, preset
+from digitlab.training.finetune import finetune_config
+from digitlab.training.loop import TrainResult, train
+
+
+def trained(data, **settings) -> TrainResult:
+    return next(i for i in train(RECIPES["mnist"].config(dataset="mnist", data="sample", epochs=10, **settings),
+                                 data=data) if isinstance(i, TrainResult))
+
+
+def accepted_and_right(predictor: Predictor, data) -> float:
+    answers = predictor.answers(list(data.test_images.numpy()), [1] * len(data.test_labels))
+    return sum(a.label == str(int(y)) for a, y in zip(answers, data.test_labels, strict=True)) / len(answers)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    data = load_sample()
+    return data, trained(data, decline=True), trained(data, decline=False)
+
+
+def test_a_model_trained_here_declines_what_it_learnt_is_not_a_digit_and_still_reads_digits(runs, tmp_path):
+    data, taught, plain = runs
+    negatives = list(stored().numpy())
+    says_no = Predictor(taught.model).answers(negatives, [1] * len(negatives))
+    assert sum(a.declined for a in says_no) / len(negatives) >= 0.3  # 0.48 and 0.67 on seeds 0 and 1
+    assert Predictor(plain.model).decline is None  # told not to: it answers everything, as before
+    assert accepted_and_right(Predictor(taught.model), data) >= accepted_and_right(Predictor(plain.model), data) - 0.03
+    assert 0 < taught.model.decline < 1 and taught.calibration["decline_below"] == round(taught.model.decline, 4)
+    hub.save_model(taught.model, tmp_path / "mine")
+    config = json.loads((tmp_path / "mine" / "config.json").read_text())
+    assert config["decline"] == {"below": taught.model.decline}  # it travels with the model, as the shipped ones'
+    assert hub.load_model(tmp_path / "mine").decline == pytest.approx(taught.model.decline)
+
+
+def test_the_negatives_serve_28_px_handwriting_only():
+    assert has_negatives(MNIST) and negatives_for(MNIST).shape[1:] == (1, 28, 28)
+    assert negatives_for(MNIST).dtype.is_floating_point is False
+    for name in ("fashion-mnist", "cifar10", "chinese-mnist"):  # photos, and the numerals' 64 px view
+        assert negatives_for(SPECS[name]) is None
+
+
+def test_a_photo_model_learns_no_decision():
+    data = load_sample("fashion-mnist")
+    result = next(i for i in train(preset("fast", dataset="fashion-mnist", data="sample", decline=True), data=data)
+                  if isinstance(i, TrainResult))
+    assert result.model.decline is None and "decline_below" not in result.calibration
+
+
+def test_a_fine_tune_keeps_a_model_declining_and_teaches_one_that_answers_everything_nothing_of_it():
+    assert finetune_config("m", "mnist", "sample").decline
+    assert not finetune_config("m", "mnist", "sample", decline=False).decline
+
+
+def test_the_fast_preset_stays_the_speed_benchmarks_and_the_train_tab_learns_to_decline():
+    assert not preset("fast").decline  # scripts/bench_train.py's figures are of the preset without it
+    assert all(recipe.config(dataset=name).decline for name, recipe in RECIPES.items())
