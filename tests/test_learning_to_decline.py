@@ -5,6 +5,7 @@ carried in config.json; a run told not to, a photo model and the numerals' 64 px
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -71,3 +72,14 @@ def test_a_fine_tune_keeps_a_model_declining_and_teaches_one_that_answers_everyt
 def test_the_fast_preset_stays_the_speed_benchmarks_and_the_train_tab_learns_to_decline():
     assert not preset("fast").decline  # scripts/bench_train.py's figures are of the preset without it
     assert all(recipe.config(dataset=name).decline for name, recipe in RECIPES.items())
+
+
+def test_a_run_stopped_before_it_saw_any_negatives_claims_no_decision():
+    data, stop = load_sample(), threading.Event()
+    items = []
+    for item in train(RECIPES["mnist"].config(dataset="mnist", data="sample", epochs=4), data=data, stop=stop):
+        items.append(item)
+        stop.set()  # after the first epoch's record: the second ends at its next batch, before halfway
+    result = items[-1]
+    assert isinstance(result, TrainResult) and result.stopped and len(result.records) == 1
+    assert result.model.decline is None and "decline_below" not in result.calibration

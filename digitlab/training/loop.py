@@ -323,7 +323,8 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
         if stopped:
             break
     model = model.cpu().to(memory_format=torch.contiguous_format).eval()  # safetensors wants contiguous
-    calibration = calibrate(model, data, held_idx, cfg.eval_batch_size, negatives is not None) if records else {}
+    learnt = negatives is not None and scheduler.last_epoch > EXPOSED_FROM * scheduler.total_steps  # not stopped before
+    calibration = calibrate(model, data, held_idx, cfg.eval_batch_size, learnt) if records else {}
     summary = evaluate(model, data.test_images, data.test_labels, cfg.eval_batch_size).summary() if records else {}
     yield TrainResult(model, records, cfg, stopped, data.name, notes, calibration, summary)
 
