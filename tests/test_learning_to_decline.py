@@ -15,7 +15,7 @@ from digitlab.data.registry import load_sample
 from digitlab.data.specs import SPECS
 from digitlab.inference.predictor import Predictor
 from digitlab.spec import MNIST
-from digitlab.training.config import RECIPES, preset
+from digitlab.training.config import PRESETS, RECIPES, TrainConfig, preset
 from digitlab.training.finetune import finetune_config
 from digitlab.training.loop import TrainResult, train
 
@@ -69,9 +69,10 @@ def test_a_fine_tune_keeps_a_model_declining_and_teaches_one_that_answers_everyt
     assert not finetune_config("m", "mnist", "sample", decline=False).decline
 
 
-def test_the_fast_preset_stays_the_speed_benchmarks_and_the_train_tab_learns_to_decline():
-    assert not preset("fast").decline  # scripts/bench_train.py's figures are of the preset without it
+def test_the_presets_repeat_their_figures_and_the_train_tab_learns_to_decline():
+    assert not any(preset(name).decline for name in PRESETS)  # bench_train's and weights/' figures are without it
     assert all(recipe.config(dataset=name).decline for name, recipe in RECIPES.items())
+    assert TrainConfig().decline  # the CLI without a preset
 
 
 def test_a_run_stopped_before_it_saw_any_negatives_claims_no_decision():
