@@ -9,12 +9,14 @@ import threading
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from digitlab.hub import save_model
 from digitlab.models import Classifier
 from digitlab.ui.upload import built_in_samples
 from tests.browser import (  # noqa: F401 - url, browser and page are fixtures
     SEVEN,
+    STAR,
     answer_becomes,
     browser,
     draw,
@@ -250,3 +252,38 @@ def test_names_from_a_strangers_model_show_as_text_and_fetch_nothing(page, tmp_p
     assert not Recorder.requests, Recorder.requests  # nothing was fetched from the names' addresses
     assert page.locator("#active-model img, #sketch .dl-answer img, #sketch .dl-answer script").count() == 0
     server.shutdown()
+
+
+@pytest.mark.timeout(300)
+def test_a_model_trained_here_learns_to_decline_a_star_and_the_form_offers_it_only_where_it_can(page, tmp_path):
+    tab(page, "Train")
+    assert visible(page, "#train-decline")  # MNIST: ticked by default
+    field = page.locator("#train-source input")
+    field.fill("sample")
+    field.press("Enter")
+    page.locator("#train-epochs input[type=number]").fill("10")
+    page.locator("#train-epochs input[type=number]").press("Enter")
+    page.click("#train-button")
+    shows(page, "#train-status", "It learnt to say \"not one of mine\" too", timeout=180_000)
+    page.screenshot(path=tmp_path / "trained-to-decline.png", full_page=True)
+    page.click("#use-button")
+    shows(page, "#active-model", "trained here")
+    tab(page, "Sketch")
+    draw(page, STAR)
+    answer_becomes(page, "?")
+    shows(page, "#sketch .dl-why", "This doesn't look like a digit")
+    page.click("#sketch .dl-clear")
+    draw(page, SEVEN)
+    answer_becomes(page, "7")
+    tab(page, "Train")
+    page.locator("#train-code").get_by_text("The code behind this run").click()  # where the command shows
+    for dataset, offered in (("cifar10", False), ("chinese-mnist", False), ("folder", True)):  # your handwriting
+        field = page.locator("#train-dataset input")
+        field.fill(dataset)
+        field.press("Enter")
+        box = expect(page.locator("#train-decline"))
+        box.to_be_visible() if offered else box.to_be_hidden()
+        page.wait_for_function("(name) => (document.querySelector('#train-command')?.innerText || '')"
+                               ".includes('--dataset ' + name)", arg=dataset)
+        command = text_of(page, "#train-command")
+        assert ("--decline" in command) == offered, (dataset, command)  # a hidden box says nothing

@@ -105,11 +105,14 @@ def test_an_onnx_export_keeps_the_decision(tmp_path):
     assert load_onnx(tmp_path / "model.onnx").decline == pytest.approx(0.6)
 
 
-def test_a_fine_tune_on_the_same_classes_keeps_the_decision_and_new_classes_drop_it():
+def test_a_fine_tune_on_the_same_classes_keeps_the_decision_and_its_temperature_and_new_classes_drop_them():
     source = Classifier("lenet", MNIST.to_dict(), decline=0.6)
-    assert start_from(source, MNIST).decline == 0.6
+    source.temperature = 0.46  # the decision is a probability at this temperature: a fine-tune holds none out
+    kept = start_from(source, MNIST)
+    assert kept.decline == 0.6 and kept.temperature == 0.46
     fewer = MNIST.to_dict() | {"labels": ["0", "1"], "display": ["0", "1"], "name": "two"}
-    assert start_from(source, type(MNIST).from_dict(fewer)).decline is None
+    new = start_from(source, type(MNIST).from_dict(fewer))
+    assert new.decline is None and new.temperature == 1.0
 
 
 def test_a_number_with_a_letter_in_it_shows_the_letter_as_a_question_mark(shipped):

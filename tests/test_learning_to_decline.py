@@ -65,8 +65,9 @@ def test_a_photo_model_learns_no_decision():
 
 
 def test_a_fine_tune_keeps_a_model_declining_and_teaches_one_that_answers_everything_nothing_of_it():
-    assert finetune_config("m", "mnist", "sample").decline
-    assert not finetune_config("m", "mnist", "sample", decline=False).decline
+    assert finetune_config("m", "mnist", "sample", "speednet").decline
+    assert not finetune_config("m", "mnist", "sample", "speednet", decline=False).decline
+    assert finetune_config("m", "mnist", "sample", "speednet").arch == "speednet"  # what its log names
 
 
 def test_the_presets_repeat_their_figures_and_the_train_tab_learns_to_decline():
@@ -84,3 +85,11 @@ def test_a_run_stopped_before_it_saw_any_negatives_claims_no_decision():
     result = items[-1]
     assert isinstance(result, TrainResult) and result.stopped and len(result.records) == 1
     assert result.model.decline is None and "decline_below" not in result.calibration
+
+
+def test_the_train_form_offers_it_only_where_a_model_can_learn_it():
+    from digitlab.ui.train import offers_decline
+
+    assert offers_decline("mnist", "glyph") and offers_decline("folder", "glyph")  # your own handwriting
+    assert not offers_decline("folder", "photo")
+    assert not any(offers_decline(name, "glyph") for name in ("cifar10", "fashion-mnist", "chinese-mnist"))

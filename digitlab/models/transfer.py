@@ -10,8 +10,8 @@ from digitlab.models.registry import head_name
 
 def start_from(source: Classifier, spec, arch_note: Callable[[str], None] | None = None) -> Classifier:
     """A model for `spec` with `source`'s weights; the head is new when the classes differ. On the same classes
-    it keeps the source's decision to decline what is not one of them and its row reader (a fine-tune on
-    corrections keeps them).
+    it keeps the source's temperature, its decision to decline what is not one of them and its row reader (a
+    fine-tune on corrections, which holds nothing out to refit them, keeps them).
 
     Raises ValueError when the backbone's own weights cannot take the new data (an architecture
     whose layers depend on the image size, or another number of channels).
@@ -30,8 +30,8 @@ def start_from(source: Classifier, spec, arch_note: Callable[[str], None] | None
                 f"({source.spec.channels} ch {source.spec.size} px -> {spec.channels} ch {spec.size} px); "
                 "start from scratch or from a model made for images like these")
         tensor.copy_(theirs[name])
-    if same_classes:
-        model.decline = source.decline
+    if same_classes:  # its calibration too: the decision is a probability at the source's temperature
+        model.temperature, model.decline = source.temperature, source.decline
     return model
 
 

@@ -26,6 +26,8 @@ from digitlab.inference.predictor import Predictor
 from digitlab.policy import Policy
 from digitlab.serve.budgets import RateLimit, Refused
 
+TRAINED_HERE = "trained here"  # the source of a model trained in this app (the header says it in its language)
+
 
 @dataclass(frozen=True)
 class ModelChoice:
@@ -34,7 +36,7 @@ class ModelChoice:
     key: str  # unique within the visitor's picker: "shipped:mnist", "hub:user/repo@rev", "run:3"
     title: str  # what the picker shows
     predictor: Predictor
-    source: str  # a folder, a repo id, or how the model came to be ("trained here")
+    source: str  # a folder, a repo id, or how the model came to be (TRAINED_HERE)
     revision: str | None = None
     card: dict | None = None  # training facts (model card), when known
 

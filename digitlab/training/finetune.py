@@ -65,10 +65,13 @@ def with_corrections(data: Dataset, path: Path, seed: int = 0) -> Dataset:
                    test_labels=data.test_labels[judged], notes=notes)
 
 
-def finetune_config(init: str, dataset: str, source: str, seed: int = 0, decline: bool = True) -> TrainConfig:
-    """`decline`: whether the model being tuned declines; a fine-tune keeps it doing so, and teaches a model that
-    answers everything (whose classes may be letters or shapes) nothing of the kind."""
-    return TrainConfig(init=init, dataset=dataset, data=source, seed=seed, decline=decline, **FINETUNE).validate()
+def finetune_config(init: str, dataset: str, source: str, arch: str, seed: int = 0,
+                    decline: bool = True) -> TrainConfig:
+    """A fine-tune of the model saved at `init` (its `arch`, so that the log names it). `decline`: whether that model
+    declines; a fine-tune keeps it doing so, and teaches a model that answers everything (whose classes may be
+    letters or shapes) nothing of the kind."""
+    return TrainConfig(init=init, dataset=dataset, data=source, arch=arch, seed=seed, decline=decline,
+                       **FINETUNE).validate()
 
 
 def before_after(before: Classifier, after: Classifier, data: Dataset, corrections: Path,

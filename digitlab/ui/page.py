@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from digitlab.serve.sessions import ModelChoice, Visitor
+from digitlab.serve.sessions import TRAINED_HERE, ModelChoice, Visitor
 from digitlab.ui import store
 from digitlab.ui.lab import Lab, as_text, plain, title_in
 from digitlab.ui.text import LANGUAGES, L, language_of, say, words
@@ -39,7 +39,7 @@ words({
     "page.rows": (" (+ {params} in a row reader for numbers)", "（另有 {params} 个参数的整行读数器）"),
     "page.grey": ("grey", "灰度"),
     "page.rgb": ("colour", "彩色"),
-    "page.shipped": ("shipped with digitlab", "digitlab 自带"),
+    "page.shipped": ("shipped with digitlab", "digitlab 自带"), "page.trained_here": ("trained here", "在这里训练"),
     "page.revision": ("{where} at revision {revision}", "{where}（版本 {revision}）"),
     "page.not_listed": ("That model is not in your list; pick one from the menu.", "你的列表里没有这个模型，请从菜单中选择。"),
     "page.cannot_read": ("It must pick one of these classes for anything you show it.",
@@ -66,7 +66,8 @@ LANGUAGE_JS = """(lang) => {
 def header_text(choice: ModelChoice, lang: str) -> str:
     """The header line: which model answers, what it reads and where it came from (its names as text)."""
     model, spec = choice.predictor.model, choice.predictor.spec
-    where = say(lang, "page.shipped") if choice.shipped else as_text(choice.source)
+    where = say(lang, "page.shipped") if choice.shipped else \
+        say(lang, "page.trained_here") if choice.source == TRAINED_HERE else as_text(choice.source)
     if choice.revision:
         where = say(lang, "page.revision", where=where, revision=as_text(choice.revision))
     names = ", ".join(spec.display[:6]) + (", …" if len(spec.display) > 6 else "")

@@ -205,7 +205,8 @@ class Teach:
         init = self.page.train.save_active(visitor)
         path = save_corrections(visitor.folder / "corrections" / f"run-{number}.npz", [c.view for c in corrections],
                                 [c.label for c in corrections])
-        cfg = finetune_config(init, dataset, source, decline=choice.predictor.decline is not None)
+        cfg = finetune_config(init, dataset, source, choice.predictor.model.arch,
+                              decline=choice.predictor.decline is not None)
         job = Job(cfg.to_dict(), str(visitor.folder / "runs" / f"run-{number}"), corrections=str(path))
         try:
             ticket = lab.jobs.submit(visitor.session, job, kind="finetune")

@@ -39,6 +39,12 @@ from digitlab.vision.imageio import ImageError
 SPLITS = {"train": "#2563eb", "test": "#f97316"}  # each split's curve colour, whatever language names it
 CURVE_COLOURS = {say(lang, f"train.{split}_split"): colour for lang in LANGUAGES for split, colour in SPLITS.items()}
 
+def offers_decline(dataset: str, view: str) -> bool:
+    """Whether the form offers learning to decline: where negatives ship for the data's view (data.negatives).
+    Hidden, the checkbox says nothing: the run and its command leave it out."""
+    return view == "glyph" if dataset == OWN else dataset in SPECS and has_negatives(SPECS[dataset])
+
+
 class Train:
     """The tab's components and handlers."""
 
@@ -144,8 +150,8 @@ class Train:
                                                                          form["optimizer"], form["augment"],
                                                                          form["decline"]],
                                api_visibility="private", queue=False)
-        form["view"].change(lambda view: gr.Checkbox(visible=view == "glyph"), form["view"], form["decline"],
-                            api_visibility="private", queue=False)
+        form["view"].change(lambda dataset, view: gr.Checkbox(visible=offers_decline(dataset, view)),
+                            [form["dataset"], form["view"]], form["decline"], api_visibility="private", queue=False)
         form["init"].change(lambda start: gr.Radio(visible=start == ACTIVE), form["init"], form["freeze"],
                             api_visibility="private", queue=False)
         gr.on([c.change for c in form.values()], self.command_changed, list(form.values()), self.command,
@@ -170,10 +176,10 @@ class Train:
         recipe = RECIPES.get(dataset, RECIPES[OWN])
         own = dataset == OWN
         visitor = self.lab.sessions.by_session(request.session_hash)
-        glyphs = own or (dataset in SPECS and has_negatives(SPECS[dataset]))  # your own: handwriting at first
         return (self.recipe_text(dataset, visitor.lang if visitor else "en"), gr.Dropdown(visible=not own),
                 gr.Radio(visible=own, value="glyph"), gr.File(visible=own), recipe.arch, recipe.epochs,
-                recipe.batch_size, recipe.lr, recipe.optimizer, recipe.augment, gr.Checkbox(visible=glyphs))
+                recipe.batch_size, recipe.lr, recipe.optimizer, recipe.augment,
+                gr.Checkbox(visible=offers_decline(dataset, "glyph")))  # your own images: handwriting at first
 
     def command_changed(self, *values: Any) -> str:
         try:
@@ -200,7 +206,8 @@ class Train:
             epochs=lab.whole(values["epochs"], "number of epochs", 1, lab.policy.max_epochs, lang=lang),
             batch_size=lab.whole(values["batch_size"], "batch size", 1, lab.policy.max_batch_size, lang=lang),
             lr=lab.positive(values["lr"], "learning rate", 10.0, lang=lang), optimizer=values["optimizer"],
-            augment=bool(values["augment"]), decline=bool(values["decline"]), freeze=values["freeze"],
+            augment=bool(values["augment"]),
+            decline=bool(values["decline"]) and offers_decline(dataset, values["view"]), freeze=values["freeze"],
             compile=bool(values["compile"]),
             seed=lab.whole(values["seed"], "seed", 0, 2**31 - 1, default=0, lang=lang))
         if values["arch"] not in list_models():
