@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import threading
 import time
 
@@ -265,6 +266,9 @@ def test_a_model_trained_here_learns_to_decline_a_star_and_the_form_offers_it_on
     page.locator("#train-epochs input[type=number]").press("Enter")
     page.click("#train-button")
     shows(page, "#train-status", "It learnt to say \"not one of mine\" too", timeout=180_000)
+    shows(page, "#runs-table", "declines below")  # beside its accuracy, to compare with a run that does not
+    table = text_of(page, "#runs-table")
+    assert re.search(r"(^|\s)\d{1,2}%(\s|$)", table), table  # its decision (the accuracy shows without %)
     page.screenshot(path=tmp_path / "trained-to-decline.png", full_page=True)
     page.click("#use-button")
     shows(page, "#active-model", "trained here")

@@ -85,6 +85,7 @@ words({
     "runs.col_params": ("parameters", "参数"), "runs.col_data": ("dataset", "数据集"),
     "runs.col_epochs": ("epochs", "轮数"), "runs.col_seconds": ("seconds", "秒"),
     "runs.col_acc": ("test accuracy %", "测试准确率 %"), "runs.col_kept": ("kept", "保留"),
+    "runs.col_decline": ("declines below", "低于此把握就拒认"),
     "runs.minutes": ("{n} min", "{n} 分钟"), "runs.seconds": ("{n} s", "{n} 秒"),
     "runs.your_upload": ("your upload", "你上传的文件"),
     "runs.chart_title": ("Test accuracy (%) per epoch, one line per run", "每轮的测试准确率（%），每次训练一条线"),
@@ -234,12 +235,13 @@ def compare(visitor: Visitor) -> tuple[pd.DataFrame, str]:
     """Every run of the session in one table, and the same runs drawn: one line per row, named as its row."""
     lang = visitor.lang
     columns = [say(lang, f"runs.col_{c}") for c in ("run", "arch", "params", "data", "epochs", "seconds", "acc",
-                                                      "kept")]
+                                                      "decline", "kept")]
     rows = []
     for run in visitor.runs:
         model = run.choice.predictor.model
         rows.append([run_name(run, lang), model.arch, model.num_params, run.data, len(run.records), round(run.seconds, 1),
                      round(run.test_acc, 2) if run.test_acc is not None else None,
+                     f"{run.choice.predictor.decline:.0%}" if run.choice.predictor.decline is not None else "—",
                      "✓" if run.kept or run.choice is visitor.active else ""])
     return pd.DataFrame(rows, columns=columns), chart(visitor.runs, lang)
 
