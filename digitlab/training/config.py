@@ -189,11 +189,10 @@ class Recipe:
     lr: float = 1e-2
     optimizer: str = "adamw"
     precision: str = "auto"  # the fast preset's; float32 where bfloat16 measured lower
-    decline: bool = True  # the form's: learn to decline where negatives ship for the view (data.negatives)
 
     def config(self, **form) -> TrainConfig:
         shown = dict(arch=self.arch, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                     optimizer=self.optimizer, augment=self.augment, decline=self.decline)
+                     optimizer=self.optimizer, augment=self.augment, decline=True)  # where negatives ship
         return preset("fast", **{**shown, "precision": self.precision, **form})
 
 

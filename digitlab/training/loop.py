@@ -173,6 +173,11 @@ def try_compile(model: torch.nn.Module, sample: torch.Tensor) -> tuple[torch.nn.
         return model, f"torch.compile could not run here ({type(err).__name__}: {reason}); training without it"
 
 
+def exposure_start(scheduler) -> float:
+    """The step from which a run shows its negatives (EXPOSED_FROM of its one-cycle schedule's steps)."""
+    return EXPOSED_FROM * scheduler.total_steps
+
+
 def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg: TrainConfig, view: str,
                     order_gen: torch.Generator, aug_gen: torch.Generator, stop: threading.Event | None,
                     on_batch: Callable[[int, int], None] | None, shard: tuple[int, int] = (0, 1), epoch: int = 0,
@@ -199,7 +204,7 @@ def train_one_epoch(model, step_model, images, labels, optimizer, scheduler, cfg
         if on_indices is not None:
             indices += idx.tolist()
         x, y = as_pixels(images[idx]), labels[idx]
-        exposed = negatives is not None and scheduler.last_epoch >= EXPOSED_FROM * scheduler.total_steps
+        exposed = negatives is not None and scheduler.last_epoch >= exposure_start(scheduler)
         if exposed:
             drawn = torch.randint(len(negatives), (max(1, int(NEGATIVE_SHARE * len(y))),), generator=aug_gen,
                                   device=aug_gen.device)
@@ -323,7 +328,7 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
         if stopped:
             break
     model = model.cpu().to(memory_format=torch.contiguous_format).eval()  # safetensors wants contiguous
-    learnt = negatives is not None and scheduler.last_epoch > EXPOSED_FROM * scheduler.total_steps  # not stopped before
+    learnt = negatives is not None and scheduler.last_epoch > exposure_start(scheduler)  # a step saw them
     calibration = calibrate(model, data, held_idx, cfg.eval_batch_size, learnt) if records else {}
     summary = evaluate(model, data.test_images, data.test_labels, cfg.eval_batch_size).summary() if records else {}
     yield TrainResult(model, records, cfg, stopped, data.name, notes, calibration, summary)

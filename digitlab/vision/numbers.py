@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import reduce
 from itertools import pairwise
 
 import numpy as np
@@ -425,9 +426,7 @@ class NumberReader:
             return None
         peaks = [t0 + int(np.argmax(log_probs[t0:t1 + 1, c + 1])) for c, t0, t1 in path]
         centres = [round(view.page_x((t + 0.5) * ROW_STEP)) for t in peaks]
-        whole = regions[0]
-        for r in regions[1:]:
-            whole = merge(whole, r)
+        whole = reduce(merge, regions)
         ink = whole.mask.sum(0)
         bounds = [whole.x0, *(between(ink, left, right) for left, right in pairwise(centres)), whole.x1]
         digits = [piece(whole, x0, x1) for x0, x1 in pairwise(bounds)]
