@@ -87,3 +87,41 @@ def test_the_size_check_runs_before_anything_is_inflated():
     # 60000 x 60000 declared, a 64-byte stream: inflating would mean a 3.6 GB buffer
     with pytest.raises(ImageError, match="too large"):
         decode_png(png_header(60000, 60000), check_size)
+
+
+def filtered_png(rows: np.ndarray, filters: list[int]) -> bytes:
+    """An RGBA PNG whose scanlines use the given filters: 0 None, 1 Sub, 2 Up (each encoded here)."""
+    above = np.zeros_like(rows[0])
+    lines = []
+    for row, kind in zip(rows, filters, strict=True):
+        flat = row.reshape(-1).astype(np.int16)
+        if kind == 1:
+            flat = flat - np.concatenate([np.zeros(4, np.int16), flat[:-4]])
+        elif kind == 2:
+            flat = flat - above.reshape(-1)
+        lines.append(bytes([kind]) + (flat % 256).astype(np.uint8).tobytes())
+        above = row.astype(np.int16)
+    height, width = rows.shape[:2]
+    return (SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"".join(lines))) + chunk(b"IEND", b""))
+
+
+def test_rows_that_repeat_the_row_above_are_copied_and_the_rows_after_them_still_read():
+    """Up-filtered rows with nothing to add skip libspng; the row after a run of them is filtered against the
+    last row that was written, which they repeat."""
+    ink = RNG.integers(0, 256, (3, 40, 4), dtype=np.uint8)
+    rows = np.stack([ink[0], ink[0], ink[0], ink[1], ink[1], ink[2], ink[2], ink[2], ink[0]])
+    filters = [1, 2, 2, 2, 2, 0, 2, 2, 2]  # repeats after a Sub row and a None row; Up deltas after repeats
+    np.testing.assert_array_equal(decode_png(filtered_png(rows, filters)), rows)
+    same = np.repeat(ink[:1], 5, axis=0)
+    np.testing.assert_array_equal(decode_png(filtered_png(same, [1, 2, 2, 2, 2])), same)  # one row written
+    clear = np.concatenate([np.zeros((2, 40, 4), np.uint8), ink])  # the first row "repeats" the zeros above it
+    np.testing.assert_array_equal(decode_png(filtered_png(clear, [2, 2, 1, 1, 1])), clear)
+
+
+def test_a_canvas_bigger_than_a_stored_block_decodes_to_pillows_pixels():
+    canvas = np.full((400, 300, 4), 255, np.uint8)
+    canvas[100:300, 140:160, :3] = 0  # a vertical stroke: its rows repeat too
+    canvas[180:200, 50:250, :3] = RNG.integers(0, 256, (20, 200, 3), dtype=np.uint8)
+    data = png(Image.fromarray(canvas))
+    np.testing.assert_array_equal(decode_png(data), canvas)

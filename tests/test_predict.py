@@ -1,4 +1,4 @@
-"""The Predictor answers as its model does, on the lean inference graph it serves with."""
+"""The Predictor answers as its model does, on the lean inference copy it serves with (onnxruntime's)."""
 
 import threading
 
@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from digitlab.data.registry import load_sample
+from digitlab.inference import predictor as predictor_module
 from digitlab.inference.predictor import Predictor
 from digitlab.models import Classifier, list_models
+from digitlab.models.onnx import OnnxClassifier
 from digitlab.models.threads import TORCH_THREADS
 from digitlab.training.config import TrainConfig
 from digitlab.training.loop import train
@@ -33,6 +35,22 @@ def trained_looking(arch: str) -> Classifier:
 def test_the_inference_graph_gives_the_models_own_probabilities(arch):
     model = trained_looking(arch)
     predictor = Predictor(model)
+    pixels = torch.from_numpy(np.stack(VIEWS)).float() / 255
+    with torch.no_grad():
+        expected = model(pixels).softmax(1)
+    torch.testing.assert_close(predictor.probabilities(VIEWS), expected, atol=1e-5, rtol=1e-4)
+    assert isinstance(predictor.inference, OnnxClassifier), "every architecture serves from onnxruntime"
+
+
+def test_a_model_that_does_not_export_predicts_with_pytorch_and_the_log_says_why(monkeypatch, caplog):
+    def refuse(model):
+        raise RuntimeError("an operator torch.onnx cannot trace")
+
+    monkeypatch.setattr(predictor_module, "runtime_copy", refuse)
+    model = trained_looking("digitnet")
+    predictor = Predictor(model)
+    assert not isinstance(predictor.inference, OnnxClassifier)
+    assert "does not export to onnxruntime" in caplog.text and "cannot trace" in caplog.text
     pixels = torch.from_numpy(np.stack(VIEWS)).float() / 255
     with torch.no_grad():
         expected = model(pixels).softmax(1)
