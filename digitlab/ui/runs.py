@@ -6,6 +6,7 @@ Train and Teach present the same RunState in their own components; neither owns 
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import shutil
@@ -164,7 +165,10 @@ async def follow(visitor: Visitor, ticket: Ticket, number: int, kind: str = "tra
                 state.log.append(say(lang, "runs.nothing"))
                 state.status = say(lang, "runs.nothing")
             else:
-                state.run = keep(visitor, number, Path(event.out), state.records, event, kind)
+                # Loading, zipping and the Predictor's onnxruntime copy: 0.1-0.2 s, off the event loop that
+                # every other visitor's page waits on.
+                state.run = await asyncio.to_thread(keep, visitor, number, Path(event.out), state.records, event,
+                                                    kind)
                 finish(state, visitor, event, epochs)
         yield state
 
