@@ -6,11 +6,14 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
 
 from digitlab import hub
+from digitlab.inference import predictor as predictor_module
 from digitlab.inference.predictor import Predictor
 from digitlab.models import Classifier
+from digitlab.models.onnx import OnnxRows
 from digitlab.models.transfer import start_from
 from digitlab.spec import MNIST
 from digitlab.vision.numbers import ROW_HEIGHT, ROW_STEP, best_path, row_view, written_digits
@@ -88,6 +91,26 @@ def test_a_photo_model_never_has_a_row_reader():
     from digitlab.data.specs import SPECS
 
     assert Classifier("lenet", SPECS["cifar10"].to_dict(), rows=True).rows is None
+
+
+@pytest.mark.parametrize("width", [8, 64, 196, 600])
+def test_the_row_reader_serves_from_onnxruntime_with_pytorchs_numbers_at_any_width(shipped, width):
+    ink = np.random.default_rng(width).integers(0, 256, (ROW_HEIGHT, width), dtype=np.uint8)
+    assert isinstance(shipped.row_inference, OnnxRows)
+    with torch.inference_mode():
+        expected = shipped.rows(torch.from_numpy(ink).float().div_(255)[None, None])[0].numpy()
+    np.testing.assert_allclose(shipped.read_row(ink), expected, atol=1e-4)
+    assert expected.shape == (width // ROW_STEP, 12)
+
+
+def test_a_row_reader_that_does_not_export_reads_with_pytorch_and_the_log_says_why(monkeypatch, caplog):
+    def refuse(rows):
+        raise RuntimeError("an operator torch.onnx cannot trace")
+
+    monkeypatch.setattr(predictor_module, "OnnxRows", refuse)
+    predictor = Predictor.from_pretrained()
+    assert "row reader does not export" in caplog.text
+    assert predictor.read_number(written("2026")).number == "2026"
 
 
 def test_the_row_view_is_as_tall_as_the_reader_reads_and_a_whole_number_of_columns_wide():

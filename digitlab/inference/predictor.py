@@ -7,7 +7,7 @@ DatasetSpec (digitlab.vision.views), so the app, the CLI and the JSON endpoint n
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from torch.fx.experimental.optimization import fuse
 
 from digitlab.hub import load_model
 from digitlab.models import Classifier
-from digitlab.models.onnx import OnnxClassifier, runtime_copy
+from digitlab.models.onnx import OnnxClassifier, OnnxRows, runtime_copy
 from digitlab.models.threads import one_thread
 from digitlab.spec import DatasetSpec
 from digitlab.vision.imageio import EMPTY_CANVAS, EmptyImageError, ImageError, is_sketch, read_pixels
@@ -70,6 +70,23 @@ def inference_graph(model: Classifier | OnnxClassifier) -> OnnxClassifier | torc
         return fuse(model).to(memory_format=torch.channels_last)
 
 
+def row_inference(rows: torch.nn.Module | None) -> Callable[[np.ndarray], np.ndarray] | None:
+    """A model's row reader for reading only, (1, 1, 32, W) floats in, log-probabilities out: onnxruntime's
+    (OnnxRows), or PyTorch's where it does not export (and why in the server log)."""
+    if rows is None:
+        return None
+    try:
+        return OnnxRows(rows)
+    except Exception:
+        log.exception("the row reader does not export to onnxruntime; it reads with PyTorch")
+
+    @torch.inference_mode()
+    def read(ink: np.ndarray) -> np.ndarray:
+        with one_thread():
+            return rows(torch.from_numpy(ink)).numpy()
+    return read
+
+
 class Predictor:
     """Wraps a Classifier with its spec's preprocessing and calibration; safe to share between threads.
 
@@ -85,6 +102,7 @@ class Predictor:
         self.decline = getattr(model, "decline", None)  # below this top probability: "not one of mine"
         self.inference = inference_graph(self.model)
         self.rows = getattr(model, "rows", None)  # its row reader, where it has one: numbers read whole too
+        self.row_inference = row_inference(self.rows)
 
     @property
     def trainable(self) -> bool:
@@ -148,12 +166,10 @@ class Predictor:
             return DIGITS
         return ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
 
-    @torch.inference_mode()
     def read_row(self, ink: np.ndarray) -> np.ndarray:
         """(T, classes + 2) log-probabilities of the row reader along one row view (numbers.row_view): the CTC
         blank, the classes, "none of them"."""
-        with one_thread():
-            return self.rows(torch.from_numpy(ink).float().div_(255)[None, None])[0].numpy()
+        return self.row_inference(ink[None, None].astype(np.float32) / np.float32(255))[0]
 
     def read_number(self, image: Any, k: int = 3) -> NumberReading:
         """The number written in a row on `image` (a canvas, a photo, a scan); "" when nothing is written.
