@@ -90,17 +90,22 @@ def test_the_size_check_runs_before_anything_is_inflated():
 
 
 def filtered_png(rows: np.ndarray, filters: list[int]) -> bytes:
-    """An RGBA PNG whose scanlines use the given filters: 0 None, 1 Sub, 2 Up (each encoded here)."""
-    above = np.zeros_like(rows[0])
+    """An RGBA PNG whose scanlines use the given filters, each encoded here: 0 None, 1 Sub, 2 Up, 3 Average,
+    4 Paeth."""
+    above = np.zeros(rows[0].size, np.int16)
     lines = []
     for row, kind in zip(rows, filters, strict=True):
         flat = row.reshape(-1).astype(np.int16)
-        if kind == 1:
-            flat = flat - np.concatenate([np.zeros(4, np.int16), flat[:-4]])
-        elif kind == 2:
-            flat = flat - above.reshape(-1)
-        lines.append(bytes([kind]) + (flat % 256).astype(np.uint8).tobytes())
-        above = row.astype(np.int16)
+        left = np.concatenate([np.zeros(4, np.int16), flat[:-4]])
+        corner = np.concatenate([np.zeros(4, np.int16), above[:-4]])
+        if kind == 4:
+            p = left + above - corner
+            pa, pb, pc = np.abs(p - left), np.abs(p - above), np.abs(p - corner)
+            guess = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, above, corner))
+        else:
+            guess = [0, left, above, (left + above) // 2][kind]
+        lines.append(bytes([kind]) + ((flat - guess) % 256).astype(np.uint8).tobytes())
+        above = flat
     height, width = rows.shape[:2]
     return (SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(b"".join(lines))) + chunk(b"IEND", b""))
@@ -113,15 +118,17 @@ def test_rows_that_repeat_the_row_above_are_copied_and_the_rows_after_them_still
     rows = np.stack([ink[0], ink[0], ink[0], ink[1], ink[1], ink[2], ink[2], ink[2], ink[0]])
     filters = [1, 2, 2, 2, 2, 0, 2, 2, 2]  # repeats after a Sub row and a None row; Up deltas after repeats
     np.testing.assert_array_equal(decode_png(filtered_png(rows, filters)), rows)
+    filters = [4, 2, 2, 3, 2, 4, 2, 2, 3]  # Paeth and Average rows after repeats read the row they repeat
+    np.testing.assert_array_equal(decode_png(filtered_png(rows, filters)), rows)
     same = np.repeat(ink[:1], 5, axis=0)
     np.testing.assert_array_equal(decode_png(filtered_png(same, [1, 2, 2, 2, 2])), same)  # one row written
     clear = np.concatenate([np.zeros((2, 40, 4), np.uint8), ink])  # the first row "repeats" the zeros above it
     np.testing.assert_array_equal(decode_png(filtered_png(clear, [2, 2, 1, 1, 1])), clear)
 
 
-def test_a_canvas_bigger_than_a_stored_block_decodes_to_pillows_pixels():
+def test_a_canvas_whose_written_rows_fill_many_stored_blocks_decodes_to_pillows_pixels():
     canvas = np.full((400, 300, 4), 255, np.uint8)
-    canvas[100:300, 140:160, :3] = 0  # a vertical stroke: its rows repeat too
-    canvas[180:200, 50:250, :3] = RNG.integers(0, 256, (20, 200, 3), dtype=np.uint8)
+    canvas[100:300, 140:160, :3] = 0  # a vertical stroke: its rows repeat
+    canvas[180:260, :, :3] = RNG.integers(0, 256, (80, 300, 3), dtype=np.uint8)  # 80 rows that do not: 96 kB
     data = png(Image.fromarray(canvas))
     np.testing.assert_array_equal(decode_png(data), canvas)

@@ -1,5 +1,6 @@
 """A finished run becomes a model off the event loop: loading it, zipping it and building its Predictor
-(an onnxruntime copy) take 0.1-0.2 s that every other visitor's page would otherwise wait on."""
+(an onnxruntime copy) take 0.1-0.2 s that every other visitor's page would otherwise wait on. Meanwhile its
+session is not ended as idle or surplus; a tab that closes meanwhile ends it quietly."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import asyncio
 import threading
 from types import SimpleNamespace
 
+import pytest
+
+from digitlab.policy import Policy
+from digitlab.serve.sessions import Sessions
 from digitlab.training.protocol import Done
 from digitlab.ui import runs
 
@@ -18,20 +23,67 @@ class FinishedTicket:
         yield Done(out="run-1", stopped=False, arch="lenet", data="sample", config={})
 
 
+def follow(visitor) -> list:
+    async def states():
+        return [state async for state in runs.follow(visitor, FinishedTicket(), 1)]
+    return asyncio.run(states())
+
+
 def test_a_finished_run_is_kept_on_a_thread_not_on_the_event_loop(monkeypatch):
     threads = {}
 
     def keep(visitor, number, folder, records, done, kind):
         threads["keep"] = threading.current_thread()
+        assert visitor.keeping, "the session is marked while its run is kept"
         return "the run"
+
+    async def on_loop():
+        threads["loop"] = threading.current_thread()
+        return [state async for state in runs.follow(visitor, FinishedTicket(), 1)]
 
     monkeypatch.setattr(runs, "keep", keep)
     monkeypatch.setattr(runs, "finish", lambda state, visitor, done, epochs: None)
-
-    async def follow():
-        threads["loop"] = threading.current_thread()
-        return [state async for state in runs.follow(SimpleNamespace(lang="en"), FinishedTicket(), 1)]
-
-    states = asyncio.run(follow())
+    visitor = SimpleNamespace(lang="en", closed=False, keeping=False)
+    states = asyncio.run(on_loop())
     assert states[-1].run == "the run" and states[-1].ended
     assert threads["keep"] is not threads["loop"]
+    assert not visitor.keeping
+
+
+@pytest.mark.parametrize("then", ["fails", "returns"])
+def test_a_tab_that_closes_while_its_run_is_kept_ends_quietly(monkeypatch, then):
+    """Its files went with it (loading them fails), or the run was made just before: either way nothing is
+    shown and nothing is raised, since no one is there."""
+    def keep(visitor, number, folder, records, done, kind):
+        visitor.closed = True  # Sessions.end, from the page's unload, on another thread
+        if then == "fails":
+            raise FileNotFoundError(folder)
+        return "the run"
+
+    finished = []
+    monkeypatch.setattr(runs, "keep", keep)
+    monkeypatch.setattr(runs, "finish", lambda *args: finished.append(args))
+    visitor = SimpleNamespace(lang="en", closed=False, keeping=False)
+    assert follow(visitor) == [] and finished == [] and not visitor.keeping
+
+
+def test_an_error_while_keeping_a_run_of_an_open_session_still_reaches_it(monkeypatch):
+    def keep(visitor, number, folder, records, done, kind):
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(runs, "keep", keep)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        follow(SimpleNamespace(lang="en", closed=False, keeping=False))
+
+
+def test_a_session_whose_run_is_being_kept_is_not_ended_to_make_room_and_an_ended_one_keeps_nothing(tmp_path):
+    sessions = Sessions(Policy(public=True, max_sessions=1), default=object(), root=tmp_path)
+    keeping = sessions.visitor("keeping")
+    keeping.keeping = True
+    for n in range(5):  # strangers arrive while its run is made into a model
+        sessions.visitor(f"stranger-{n}")
+    assert "keeping" in sessions._visitors and not keeping.closed
+    keeping.keeping = False
+    sessions.visitor("one-more")
+    assert keeping.closed, "once kept, it is a session like any other"
+    assert keeping.add_run(SimpleNamespace(number=1)) is None and keeping.runs == []

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from digitlab.data.registry import load_sample
+from digitlab.data.specs import SPECS
 from digitlab.inference import predictor as predictor_module
 from digitlab.inference.predictor import Predictor
 from digitlab.models import Classifier, list_models
@@ -40,6 +41,20 @@ def test_the_inference_graph_gives_the_models_own_probabilities(arch):
         expected = model(pixels).softmax(1)
     torch.testing.assert_close(predictor.probabilities(VIEWS), expected, atol=1e-5, rtol=1e-4)
     assert isinstance(predictor.inference, OnnxClassifier), "every architecture serves from onnxruntime"
+
+
+@pytest.mark.parametrize("arch", ["airnet", "digitnet"])
+def test_a_photo_models_copy_averages_over_the_mirror_image_as_the_model_does(arch):
+    """In eval mode a photo-view model averages its logits over the image and its mirror image: the export
+    keeps that."""
+    torch.manual_seed(0)
+    model = Classifier(arch, SPECS["cifar10"].to_dict()).eval()
+    views = [np.random.default_rng(i).integers(0, 256, (3, 32, 32), dtype=np.uint8) for i in range(3)]
+    with torch.no_grad():
+        expected = (model(torch.from_numpy(np.stack(views)).float() / 255) / model.temperature).softmax(1)
+    predictor = Predictor(model)
+    assert isinstance(predictor.inference, OnnxClassifier)
+    torch.testing.assert_close(predictor.probabilities(views), expected, atol=1e-5, rtol=1e-4)
 
 
 def test_a_model_that_does_not_export_predicts_with_pytorch_and_the_log_says_why(monkeypatch, caplog):

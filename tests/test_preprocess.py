@@ -543,28 +543,49 @@ def test_quantile_and_median_give_numpys_numbers():
         flat = (rng.random(n) ** 3).astype(np.float32)
         for q in (0.25, 0.5, 0.75, 0.9):
             assert quantile(flat, q) == float(np.percentile(flat, 100 * q))
+        assert [quantile(flat, 0.25, float64=True), quantile(flat, 0.75, float64=True)] == \
+            np.percentile(flat, [25, 75]).tolist()  # several at once: numpy computes them in float64
         assert median(flat) == np.median(flat)
         colours = rng.random((n, 3)).astype(np.float32)
         np.testing.assert_array_equal(median(colours), np.median(colours, axis=0))
 
 
+def stacked(a: np.ndarray, radius: int, reduce) -> np.ndarray:
+    """The old sliding window: edges replicated by np.pad, the shifted copies stacked and reduced, axis by axis."""
+    for axis in (0, 1):
+        pad = [(0, 0)] * a.ndim
+        pad[axis] = (radius, radius)
+        p = np.pad(a, pad, mode="edge")
+        n = a.shape[axis]
+        a = reduce(np.stack([p.take(range(i, i + n), axis=axis) for i in range(2 * radius + 1)]), axis=0)
+    return a
+
+
 @pytest.mark.parametrize("reduce", [np.max, np.min, np.mean])
 @pytest.mark.parametrize("radius", [1, 2, 4])
 def test_sliding_windows_give_the_stacked_windows_numbers(reduce, radius):
-    """The pairwise window equals reducing a stack of shifted copies with edges replicated (the old way)."""
+    """The pairwise window equals the old stacked one: on float pixels, and on a mask (read_digit dilates the
+    digit's cells)."""
     a = np.random.default_rng(radius).random((17, 23, 3)).astype(np.float32)
-    expected = a
-    for axis in (0, 1):
-        pad = [(0, 0)] * 3
-        pad[axis] = (radius, radius)
-        p = np.pad(expected, pad, mode="edge")
-        n = expected.shape[axis]
-        expected = reduce(np.stack([p.take(range(i, i + n), axis=axis) for i in range(2 * radius + 1)]), axis=0)
-    np.testing.assert_array_equal(sliding(a, radius, reduce), expected)
+    np.testing.assert_array_equal(sliding(a, radius, reduce), stacked(a, radius, reduce))
+    marks = a[..., 0] > 0.5
+    np.testing.assert_array_equal(sliding(marks, radius, reduce), stacked(marks, radius, reduce))
 
 
-def test_block_sums_add_each_block():
-    a = np.random.default_rng(2).random((20, 13)).astype(np.float32)
-    padded = np.zeros((21, 15), np.float32)
-    padded[:20, :13] = a
-    np.testing.assert_allclose(block_sum(a, 3), padded.reshape(7, 3, 5, 3).sum((1, 3)), rtol=1e-6)
+@pytest.mark.parametrize("cell", [1, 2, 3, 4, 6])
+def test_block_sums_add_each_block_and_give_numpys_numbers_at_the_page_pass_cells(cell):
+    """Exactly numpy's sums where the page pass uses them (cells of 1-3 px): a share of exactly 1/4 between
+    two parts must not tip one way or the other with the way the sum is taken. (A grid one cell wide, which
+    numpy adds up as one run, may differ in the last bit.)"""
+    rng = np.random.default_rng(cell)
+    for _ in range(50):
+        h, w = rng.integers(1, 130), rng.integers(cell + 1, 130)
+        a = (rng.random((h, w)) * (rng.random((h, w)) > 0.6)).astype(np.float32)
+        gh, gw = -(-h // cell), -(-w // cell)
+        padded = np.zeros((gh * cell, gw * cell), np.float32)
+        padded[:h, :w] = a
+        expected = padded.reshape(gh, cell, gw, cell).sum((1, 3))
+        if cell <= 3:
+            np.testing.assert_array_equal(block_sum(a, cell), expected)
+        else:
+            np.testing.assert_allclose(block_sum(a, cell), expected, rtol=1e-6)

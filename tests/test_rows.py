@@ -110,6 +110,10 @@ def test_a_row_reader_that_does_not_export_reads_with_pytorch_and_the_log_says_w
     monkeypatch.setattr(predictor_module, "OnnxRows", refuse)
     predictor = Predictor.from_pretrained()
     assert "row reader does not export" in caplog.text
+    ink = np.random.default_rng(0).integers(0, 256, (ROW_HEIGHT, 96), dtype=np.uint8)
+    with torch.inference_mode():
+        expected = predictor.rows(torch.from_numpy(ink).float().div_(255)[None, None])[0].numpy()
+    np.testing.assert_allclose(predictor.read_row(ink), expected, atol=1e-6)
     assert predictor.read_number(written("2026")).number == "2026"
 
 

@@ -39,7 +39,8 @@ class OnnxClassifier(torch.nn.Module):
         self.session = session_of(source)
         meta = self.session.get_modelmeta().custom_metadata_map
         if "digitlab.spec" not in meta:
-            raise ValueError(f"{source} is not a digitlab ONNX model (it has no digitlab.spec metadata)")
+            what = "the graph" if isinstance(source, bytes) else source
+            raise ValueError(f"{what} is not a digitlab ONNX model (it has no digitlab.spec metadata)")
         self.spec = DatasetSpec.from_dict(json.loads(meta["digitlab.spec"]))
         self.arch = meta.get("digitlab.arch", "onnx")
         self.temperature = float(meta.get("digitlab.temperature", 1.0))

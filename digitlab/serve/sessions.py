@@ -106,6 +106,7 @@ class Visitor:
         self.lock = threading.RLock()
         self._folder: Path | None = None
         self.closed = False
+        self.keeping = False  # a finished run is being made into a model: not to be ended as idle or surplus
 
     @property
     def folder(self) -> Path:
@@ -150,8 +151,11 @@ class Visitor:
             return next((r for r in self.runs if not r.kept and r.choice is not self.active), None)
 
     def add_run(self, run: Run) -> Run | None:
-        """Keep a new run; when over the limit, the run droppable() names goes (its files too). Returns it."""
+        """Keep a new run; when over the limit, the run droppable() names goes (its files too). Returns it.
+        A session that has ended keeps nothing."""
         with self.lock:
+            if self.closed:
+                return None
             self.run_counter = max(self.run_counter, run.number)
             dropped = self.droppable()
             if dropped is not None:
@@ -251,10 +255,11 @@ class Sessions:
         """Pop sessions idle too long, then those beyond the limit; the caller closes them.
 
         Beyond the limit, sessions that hold nothing go first (least recently seen first), so a flood of
-        new sessions cannot end a visitor's work; a session that is training or waiting to is never ended.
+        new sessions cannot end a visitor's work; a session that is training, waiting to, or having its
+        finished run made into a model is never ended.
         """
         now = time.monotonic()
-        busy = {s for s in self._visitors if s == keep or self.busy(s)}
+        busy = {s for s, v in self._visitors.items() if s == keep or self.busy(s) or v.keeping}
         idle = [s for s, v in self._visitors.items()
                 if s not in busy and now - v.last_seen > self.policy.session_idle_seconds]
         surplus = len(self._visitors) - len(idle) - self.policy.max_sessions

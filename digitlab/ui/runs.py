@@ -166,9 +166,19 @@ async def follow(visitor: Visitor, ticket: Ticket, number: int, kind: str = "tra
                 state.status = say(lang, "runs.nothing")
             else:
                 # Loading, zipping and the Predictor's onnxruntime copy: 0.1-0.2 s, off the event loop that
-                # every other visitor's page waits on.
-                state.run = await asyncio.to_thread(keep, visitor, number, Path(event.out), state.records, event,
-                                                    kind)
+                # every other visitor's page waits on; meanwhile the session is not ended as idle or surplus.
+                visitor.keeping = True
+                try:
+                    state.run = await asyncio.to_thread(keep, visitor, number, Path(event.out), state.records,
+                                                        event, kind)
+                except Exception:
+                    if visitor.closed:
+                        return  # the tab closed meanwhile: its files are gone, and no one is there to tell
+                    raise
+                finally:
+                    visitor.keeping = False
+                if visitor.closed:
+                    return
                 finish(state, visitor, event, epochs)
         yield state
 
