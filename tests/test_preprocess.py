@@ -548,6 +548,8 @@ def test_quantile_and_median_give_numpys_numbers():
         assert median(flat) == np.median(flat)
         colours = rng.random((n, 3)).astype(np.float32)
         np.testing.assert_array_equal(median(colours), np.median(colours, axis=0))
+        grey = rng.integers(200, 256, (n, 3), dtype=np.uint8)  # whole numbers: their sums must not wrap
+        np.testing.assert_array_equal(median(grey), np.median(grey, axis=0))
 
 
 def stacked(a: np.ndarray, radius: int, reduce) -> np.ndarray:

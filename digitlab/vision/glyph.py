@@ -193,7 +193,9 @@ def quantile(a: np.ndarray, q: float, float64: bool = False) -> float:
 
 
 def median(a: np.ndarray) -> np.ndarray:
-    """np.median(a, axis=0) of float values, the same numbers, without its call cost."""
+    """np.median(a, axis=0), the same numbers, without its call cost."""
+    if a.dtype.kind != "f":
+        a = a.astype(np.float64)  # as np.median takes whole numbers: no sums that wrap
     half = a.shape[0] // 2
     if a.shape[0] % 2:
         return np.partition(a, half, axis=0)[half]
