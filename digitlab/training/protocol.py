@@ -32,9 +32,9 @@ class Job:
 
 @dataclass
 class Started:
-    data: str  # the dataset, as the log names it: "mnist sample (2,000 train / 1,000 test)"
-    train: int
-    test: int
+    data: str  # the dataset's name: "mnist sample"
+    train: int  # images to train on
+    test: int  # images to test on
     spec: dict  # DatasetSpec.to_dict()
     watched: list[dict]  # test images whose answers each record carries: {"png": base64, "label": int}
 

@@ -144,7 +144,7 @@ def train_job(job: Job, stop: threading.Event) -> None:
     watch = watched(base)
     gallery = [{"png": base64.b64encode(png_bytes(view_image(base.test_images[i].numpy()))).decode(),
                 "label": int(base.test_labels[i])} for i in watch]
-    emit(Started(str(data), len(data.train_labels), len(data.test_labels), data.spec.to_dict(), gallery))
+    emit(Started(data.name, len(data.train_labels), len(data.test_labels), data.spec.to_dict(), gallery))
     shown = 0.0
 
     def on_batch(step: int, steps: int) -> None:

@@ -31,7 +31,8 @@ words({
     "runs.training": ("Training…", "训练中…"),
     "runs.batch": ("Training: epoch {epoch}/{epochs}, batch {step}/{steps}…", "训练中：第 {epoch}/{epochs} 轮，第 {step}/{steps} 批…"),
     "runs.epoch_done": ("Epoch {epoch}/{epochs} done…", "第 {epoch}/{epochs} 轮完成…"),
-    "runs.log_start": ("training {arch} on {data} for {epochs} epoch(s)", "在 {data} 上训练 {arch}，共 {epochs} 轮"),
+    "runs.log_start": ("training {arch} on {data} ({train:,} train / {test:,} test) for {epochs} epoch(s)",
+                       "在 {data}（训练图 {train:,} 张，测试图 {test:,} 张）上训练 {arch}，共 {epochs} 轮"),
     "runs.log_line": ("epoch {epoch}/{epochs}  train loss {train_loss:.4f} acc {train_acc:.2f}%  test loss "
                       "{test_loss:.4f} acc {test_acc:.2f}%  lr {lr:.2e}  {seconds:.1f}s",
                       "第 {epoch}/{epochs} 轮  训练损失 {train_loss:.4f} 准确率 {train_acc:.2f}%  测试损失 "
@@ -134,7 +135,7 @@ async def follow(visitor: Visitor, ticket: Ticket, number: int, kind: str = "tra
             state.gallery, state.names = event.watched, event.spec.get("display") or event.spec["labels"]
             state.train_images = event.train
             state.log.append(say(lang, "runs.log_start", arch=ticket.job.config["arch"], data=event.data,
-                                 epochs=epochs))
+                                 train=event.train, test=event.test, epochs=epochs))
             state.status = say(lang, "runs.training")
         elif isinstance(event, protocol.Progress):
             import time

@@ -1,6 +1,7 @@
-"""A finished run becomes a model off the event loop: loading it, zipping it and building its Predictor
-(an onnxruntime copy) take 0.1-0.2 s that every other visitor's page would otherwise wait on. Meanwhile its
-session is not ended as idle or surplus; a tab that closes meanwhile ends it quietly."""
+"""Following a run (ui.runs.follow): its log speaks the visitor's language, and its end becomes a model off
+the event loop (loading, zipping and building its Predictor's onnxruntime copy take 0.1-0.2 s that every
+other visitor's page would otherwise wait on); meanwhile its session is not ended as idle or surplus, and a
+tab that closes meanwhile ends it quietly."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from digitlab.policy import Policy
 from digitlab.serve.sessions import Sessions
-from digitlab.training.protocol import Done
+from digitlab.training.protocol import Done, Started
 from digitlab.ui import runs
 
 
@@ -87,3 +88,20 @@ def test_a_session_whose_run_is_being_kept_is_not_ended_to_make_room_and_an_ende
     sessions.visitor("one-more")
     assert keeping.closed, "once kept, it is a session like any other"
     assert keeping.add_run(SimpleNamespace(number=1)) is None and keeping.runs == []
+
+
+class StartedTicket:
+    job = SimpleNamespace(config={"epochs": 3, "arch": "speednet"})
+
+    async def watch(self):
+        yield Started("mnist sample", 2000, 1000, {"labels": [str(d) for d in range(10)]}, [])
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("en", "training speednet on mnist sample (2,000 train / 1,000 test) for 3 epoch(s)"),
+    ("zh-CN", "在 mnist sample（训练图 2,000 张，测试图 1,000 张）上训练 speednet，共 3 轮"),
+])
+def test_the_runs_first_log_line_counts_its_images_in_the_visitors_language(lang, expected):
+    async def states():
+        return [state async for state in runs.follow(SimpleNamespace(lang=lang), StartedTicket(), 1)]
+    assert asyncio.run(states())[-1].log == [expected]
