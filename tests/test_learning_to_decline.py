@@ -17,7 +17,7 @@ from digitlab.inference.predictor import Predictor
 from digitlab.spec import MNIST
 from digitlab.training.config import PRESETS, RECIPES, TrainConfig, preset
 from digitlab.training.finetune import finetune_config
-from digitlab.training.loop import TrainResult, train
+from digitlab.training.loop import Note, TrainResult, train
 
 
 def trained(data, **settings) -> TrainResult:
@@ -57,11 +57,13 @@ def test_the_negatives_serve_28_px_handwriting_only():
         assert negatives_for(SPECS[name]) is None
 
 
-def test_a_photo_model_learns_no_decision():
+def test_a_photo_model_learns_no_decision_and_its_log_says_so():
     data = load_sample("fashion-mnist")
-    result = next(i for i in train(preset("fast", dataset="fashion-mnist", data="sample", decline=True), data=data)
-                  if isinstance(i, TrainResult))
+    items = list(train(preset("fast", dataset="fashion-mnist", data="sample", decline=True), data=data))
+    result = next(i for i in items if isinstance(i, TrainResult))
     assert result.model.decline is None and "decline_below" not in result.calibration
+    said = [i.text for i in items if isinstance(i, Note) and "not one of mine" in i.text]
+    assert said and "answers everything" in said[0] and said[0] in result.notes
 
 
 def test_a_fine_tune_keeps_a_model_declining_and_teaches_one_that_answers_everything_nothing_of_it():

@@ -289,6 +289,11 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
     negatives = negatives_for(data.spec) if cfg.decline else None
     if negatives is not None:
         negatives = negatives.to(device)
+    elif cfg.decline:  # asked for, where nothing ships to learn it from: say so rather than answer everything quietly
+        why_not = (f"{data.name} has no examples of what is none of its classes to learn from (they ship for 28 px "
+                   "handwriting only): this model will not learn to say \"not one of mine\" and answers everything.")
+        notes.append(why_not)
+        yield Note(why_not)
     model.mirror = cfg.augment and data.spec.view == "photo"  # flips in training: the mirror reads too
     model = model.to(device, memory_format=torch.channels_last)
     step_model = group.wrap(model) if group else model
