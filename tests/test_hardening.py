@@ -589,9 +589,11 @@ def train_args(**over) -> list:
     (dict(data="/nowhere/mnist"), "The data folder /nowhere/mnist does not exist"),
     (dict(dataset="imagenet"), "Unknown dataset 'imagenet'"),
     (dict(freeze="backbone"), "Training only the head needs a model to start from"),
+    (dict(decline="false"), "The decline box is ticked or not: give true or false, not 'false'"),  # not truthy: on
+    (dict(augment=[1]), "The augment box is ticked or not: give true or false, not '[1]'"),
 ], ids=["0-epochs", "text-epochs", "batch-0", "negative-lr", "text-lr", "zero-lr", "text-seed", "a-million-epochs",
         "too-large-for-a-float",
-        "unknown-arch", "missing-data", "unknown-dataset", "head-from-scratch"])
+        "unknown-arch", "missing-data", "unknown-dataset", "head-from-scratch", "text-box", "list-box"])
 def test_invalid_training_settings_are_refused_plainly(client, files, settings, words):
     with pytest.raises(AppError, match=re.escape(words)) as err:
         client.predict(*train_args(**settings), api_name="/train")

@@ -50,3 +50,17 @@ def test_every_chinese_sentence_fills_in_without_gaps():
     fields = {"mb": 20, "mp": 40, "width": 3, "height": 3, "side": 8, "most": 64, "n": 65, "name": "cifar10"}
     for key, sentence in IMAGE_ZH.items():
         assert "{" not in sentence.format(**fields), key
+
+
+def test_a_checkbox_takes_true_or_false_and_refuses_the_rest_in_the_visitors_language():
+    import gradio as gr
+
+    from digitlab.ui.lab import Lab
+
+    assert [Lab.flag(v, "decline") for v in (True, False, None, 0, 1, np.bool_(True))] == \
+        [True, False, False, False, True, True]
+    for odd in ("false", "true", 2, [], {"x": 1}, 0.5):
+        with pytest.raises(gr.Error, match="ticked or not"):
+            Lab.flag(odd, "decline")
+    with pytest.raises(gr.Error, match="只有勾选与不勾选两种"):
+        Lab.flag("false", "decline", "zh-CN")

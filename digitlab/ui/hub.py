@@ -168,7 +168,7 @@ class Hub:
         lab = self.lab
         visitor = lab.visitor(request)
         lang = visitor.lang
-        repo_id = lab.text(repo_id, "repo id", lang)
+        repo_id, private = lab.text(repo_id, "repo id", lang), lab.flag(private, "private", lang)
         if not repo_id:
             raise plain(say(lang, "hub.enter_push"))
         choice = self.pushed_model(visitor, which)
@@ -179,7 +179,7 @@ class Hub:
         if not acting:
             raise plain(say(lang, "hub.needs_token" if lab.policy.public else "hub.needs_token_local"))
         try:
-            pushed = hub.push_model(choice.predictor.model, repo_id, token=acting, private=bool(private),
+            pushed = hub.push_model(choice.predictor.model, repo_id, token=acting, private=private,
                                     card=choice.card)
         except hub.WeightsError as err:
             raise plain(str(err)) from err

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import numpy as np
 from gradio.utils import get_upload_folder
 
 from digitlab import hub
@@ -42,6 +43,8 @@ words({
     "error.unexpected": ("Something went wrong on our side; it is in the server's log. Try again.",
                          "服务器这边出了问题，已记录在服务器日志中。请再试一次。"),
     "error.text": ("The {what} must be text.", "{what}必须是文字。"),
+    "error.flag": ("The {what} box is ticked or not: give true or false, not {value}.",
+                   "{what}只有勾选与不勾选两种：请给出 true 或 false，而不是 {value}。"),
     "error.too_long": ("The {what} is too long: at most {most} characters.", "{what}太长了：最多 {most} 个字符。"),
     "error.give_whole": ("Give the {what}: a whole number from {lo} to {hi}.", "请给出{what}：{lo} 到 {hi} 的整数。"),
     "error.whole": ("The {what} must be a whole number from {lo} to {hi}, not {value}.",
@@ -191,6 +194,16 @@ class Lab:
         if not math.isfinite(number) or number != int(number) or not lo <= number <= hi:
             raise plain(say(lang, "error.whole", what=what, lo=lo, hi=hi, value=str(value)[:20]))
         return int(number)
+
+    @staticmethod
+    def flag(value: Any, what: str, lang: str = "en") -> bool:
+        """A checkbox's value: true or false (None: false). Anything else, the text "false" included, is refused
+        plainly rather than read by its truthiness ("false" would turn the box on)."""
+        if value is None:
+            return False
+        if isinstance(value, bool | np.bool_) or (type(value) is int and value in (0, 1)):
+            return bool(value)
+        raise plain(say(lang, "error.flag", what=what, value=repr(str(value)[:20])))
 
     @staticmethod
     def positive(value: Any, what: str, hi: float, lang: str = "en") -> float:

@@ -251,7 +251,7 @@ class Teach:
 
         lab = self.lab
         visitor = lab.visitor(request)
-        repo_id = lab.text(repo_id, "repo id", visitor.lang)
+        repo_id, private = lab.text(repo_id, "repo id", visitor.lang), lab.flag(private, "private", visitor.lang)
         try:
             validate_repo_id(repo_id)
         except HFValidationError:
@@ -266,7 +266,7 @@ class Teach:
         shutil.unpack_archive(zipped, folder)
         try:
             api = HfApi(token=acting)
-            repo = api.create_repo(repo_id, repo_type="dataset", private=bool(private), exist_ok=True).repo_id
+            repo = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True).repo_id
             info = api.upload_folder(repo_id=repo, repo_type="dataset", folder_path=f"{folder}/corrections",
                                      commit_message="Corrections made in digitlab")
         except HUB_ERRORS as err:

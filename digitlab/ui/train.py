@@ -206,9 +206,9 @@ class Train:
             epochs=lab.whole(values["epochs"], "number of epochs", 1, lab.policy.max_epochs, lang=lang),
             batch_size=lab.whole(values["batch_size"], "batch size", 1, lab.policy.max_batch_size, lang=lang),
             lr=lab.positive(values["lr"], "learning rate", 10.0, lang=lang), optimizer=values["optimizer"],
-            augment=bool(values["augment"]),
-            decline=bool(values["decline"]) and offers_decline(dataset, values["view"]), freeze=values["freeze"],
-            compile=bool(values["compile"]),
+            augment=lab.flag(values["augment"], "augment", lang),
+            decline=lab.flag(values["decline"], "decline", lang) and offers_decline(dataset, values["view"]),
+            freeze=values["freeze"], compile=lab.flag(values["compile"], "compile", lang),
             seed=lab.whole(values["seed"], "seed", 0, 2**31 - 1, default=0, lang=lang))
         if values["arch"] not in list_models():
             raise plain(f"Unknown architecture {str(values['arch'])[:40]!r}; choose from {', '.join(list_models())}.")
