@@ -31,9 +31,10 @@ from digitlab.training.distributed import Group
 from digitlab.training.evaluate import decline_threshold, evaluate, fit_temperature
 from digitlab.training.precision import uses_bf16
 
-# Outlier exposure in every run with cfg.decline where negatives ship (data.negatives): from EXPOSED_FROM of the
-# steps on, a quarter more images per step, the negatives' loss at half weight (as scripts/train_decline.py taught
-# the shipped models); then decline what fewer than 1 - ACCEPT of the held-out images are read as unsurely as.
+# Outlier exposure in every run with cfg.decline where negatives ship (digitlab.data.negatives): from
+# EXPOSED_FROM of the steps on, a quarter more images per step, the negatives' loss at half weight (as
+# scripts/train_decline.py taught the shipped models); then decline what fewer than 1 - ACCEPT of the held-out
+# images are read as unsurely as.
 EXPOSED_FROM = 0.5  # of the run's steps: a model first learns its classes, then what they are not
 NEGATIVE_SHARE = 0.25
 NEGATIVE_WEIGHT = 0.5

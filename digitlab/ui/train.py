@@ -39,9 +39,10 @@ from digitlab.vision.imageio import ImageError
 SPLITS = {"train": "#2563eb", "test": "#f97316"}  # each split's curve colour, whatever language names it
 CURVE_COLOURS = {say(lang, f"train.{split}_split"): colour for lang in LANGUAGES for split, colour in SPLITS.items()}
 
+
 def offers_decline(dataset: str, view: str) -> bool:
-    """Whether the form offers learning to decline: where negatives ship for the data's view (data.negatives).
-    Hidden, the checkbox says nothing: the run and its command leave it out."""
+    """Whether the form offers learning to decline: where negatives ship for the data's view
+    (digitlab.data.negatives). Hidden, the checkbox says nothing: the run and its command leave it out."""
     return view == "glyph" if dataset == OWN else dataset in SPECS and has_negatives(SPECS[dataset])
 
 
@@ -172,7 +173,7 @@ class Train:
 
     def dataset_changed(self, dataset: str, request: gr.Request) -> tuple:
         """The form follows the dataset: its recipe's architecture, epochs, batch, learning rate and augmentation;
-        learning to decline is offered where negatives ship for its view (data.negatives)."""
+        learning to decline is offered where negatives ship for its view (digitlab.data.negatives)."""
         recipe = RECIPES.get(dataset, RECIPES[OWN])
         own = dataset == OWN
         visitor = self.lab.sessions.by_session(request.session_hash)
