@@ -12,8 +12,11 @@ The shipped models (the negatives' seeds as used; reinked_views.py as in scripts
     python scripts/negatives.py --family train --n 15000 --seed 0 --out /tmp/neg-0.npz  # (*)
     python scripts/negatives.py --family train --n 9000 --seed 1 --out /tmp/neg-1.npz   # and --seed 2
     python scripts/reinked_views.py --data-dir ../shared/data/mnist --numbers 800 --digits 1500 --out /tmp/reinked.npz
-    OMP_NUM_THREADS=1 python scripts/train_decline.py --data-dir ../shared/data/mnist --views /tmp/reinked.npz \\
-        --negatives /tmp/neg-0.npz /tmp/neg-1.npz /tmp/neg-2.npz --accept 0.999 --out weights/mnist
+    python scripts/styled_views.py --data-dir ../shared/data/mnist --styles flagged --n 4000 --out /tmp/flagged.npz
+    mkdir /tmp/mnist-pre && git archive 5c76ef9 weights/mnist | tar -x -C /tmp/mnist-pre --strip-components 2  # (**)
+    OMP_NUM_THREADS=1 python scripts/train_decline.py --weights /tmp/mnist-pre --data-dir ../shared/data/mnist \\
+        --views /tmp/reinked.npz /tmp/flagged.npz --negatives /tmp/neg-0.npz /tmp/neg-1.npz /tmp/neg-2.npz \\
+        --accept 0.999 --out weights/mnist
     python scripts/negatives.py --family train --n 10000 --seed 3 --weights weights/chinese-mnist --out /tmp/neg-zh.npz
     python scripts/negatives.py --family train --n 6000 --seed 6 --weights weights/chinese-mnist \\
         --handwriting ../shared/data --out /tmp/neg-zh-written.npz
@@ -39,6 +42,7 @@ without them it declined numerals drawn on the canvas (a drawn 七 fell from 99.
 
 (*) the shipped MNIST model's first 15,000 came from this script before it had doodles and fonts other than
 DejaVu; the command above makes the same kinds of letters, shapes and scribbles plus those.
+(**) the MNIST model as it was before it learnt to decline, which this fine-tune starts from.
 """
 
 from __future__ import annotations

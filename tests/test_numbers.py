@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 
 import numpy as np
 import pytest
@@ -105,6 +106,26 @@ def test_a_1_standing_under_the_bar_of_a_7_is_a_digit_of_its_own(predictor):
     seventy_one = strokes([(150, 60), (380, 60), (230, 270)], [(365, 120), (365, 270)])  # apart, but under the bar
     assert len(group(parts(number_page(read_pixels(seventy_one)).ink))) == 1, "the 1 should share the 7's width"
     assert predictor.read_number(seventy_one).number == "71"
+
+
+def flagged_one(x: int, angle: float, length: float, foot: bool = False) -> list[list[tuple[int, int]]]:
+    """A 1 drawn with a flag from the top of its stem down to the left, `angle` degrees below the horizontal and
+    `length` of its 200 px height long (and with a foot): strokes at `x` for strokes()."""
+    a = math.radians(angle)
+    lines = [[(round(x - 200 * length * math.cos(a)), round(60 + 200 * length * math.sin(a))), (x, 60), (x - 4, 260)]]
+    return lines + [[(x - 40, 260), (x + 36, 260)]] if foot else lines
+
+
+@pytest.mark.parametrize("angle,length", [(30, 0.3), (30, 0.4), (45, 0.35), (60, 0.25)])
+def test_a_1_written_with_a_flag_is_a_1_alone_and_in_a_number_and_a_7_stays_a_7(predictor, angle, length):
+    """Much of the world writes a 1 with a flag; MNIST's 1s are mostly plain strokes, and the model of before read
+    a long flag as a 7's bar."""
+    one = strokes(*flagged_one(300, angle, length), size=(600, 320))
+    assert predictor.answer(one, 2).label == "1"
+    seven = [[(310, 64), (440, 60), (360, 260)]]
+    number = strokes(*flagged_one(150, angle, length), *seven, *flagged_one(620, angle, length, foot=True),
+                     size=(800, 320))
+    assert predictor.read_number(number).number == "171"
 
 
 def test_an_empty_canvas_reads_as_no_number_and_one_digit_as_a_number_of_one(predictor):

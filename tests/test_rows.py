@@ -16,7 +16,16 @@ from digitlab.models import Classifier
 from digitlab.models.onnx import OnnxRows
 from digitlab.models.transfer import start_from
 from digitlab.spec import MNIST
-from digitlab.vision.numbers import ROW_HEIGHT, ROW_STEP, best_path, row_view, written_digits
+from digitlab.vision.numbers import (
+    ROW_HEIGHT,
+    ROW_STEP,
+    DigitReading,
+    NumberReading,
+    best_path,
+    keeping_declined,
+    row_view,
+    written_digits,
+)
 from tests.test_decline import EXAMPLES, NOT_DIGITS
 from tests.test_numbers import strokes, written
 
@@ -167,6 +176,22 @@ def test_a_letter_a_star_or_a_scribble_in_a_number_is_a_question_mark_never_digi
     reading = shipped.read_number(Image.fromarray(row))
     assert reading.number == ("?7" if first else "7?")
 
+
+
+def reading_of(*parts: tuple[str, int, int, bool]) -> NumberReading:
+    """A reading of (label, x0, x1, declined) parts, each 0.9 sure, on a 200 px tall row."""
+    digits = [DigitReading(label, label, 0.9, (x0, 0, x1, 200), declined=declined) for label, x0, x1, declined in parts]
+    return NumberReading("".join("?" if d.declined else d.label for d in digits), 0.9 ** len(digits), digits)
+
+
+def test_a_part_the_model_declined_stays_declined_where_the_row_reader_reads_it_as_one_digit():
+    cut = reading_of(("7", 20, 220, False), ("4", 300, 500, True))  # a letter A the model declined alone
+    assert keeping_declined(reading_of(("7", 20, 220, False), ("1", 320, 480, False)), cut).number == "7?"
+    # two digits run together, which the model declined as one blob: the row reader's reading stands
+    assert keeping_declined(reading_of(("7", 20, 220, False), ("4", 300, 390, False), ("0", 410, 500, False)),
+                            cut).number == "740"
+    assert keeping_declined(reading_of(("7", 20, 220, False), ("1", 320, 480, False)),
+                            reading_of(("7", 20, 220, False), ("1", 300, 500, False))).number == "71"
 
 
 def test_a_long_hatched_scribble_is_declined_whole_as_it_is_cut():

@@ -346,6 +346,17 @@ def prefers_row(row: NumberReading, cut: NumberReading) -> bool:
     return row.number != cut.number and min(d.confidence for d in row.digits) >= min(d.confidence for d in cut.digits)
 
 
+def keeping_declined(row: NumberReading, cut: NumberReading) -> NumberReading:
+    """The row reader's reading with a part the cut reading declined declined again where the row reader reads it
+    as one digit: the row reader knows only the model's classes, so where the model read that ink alone as none of
+    them, the row reader's guess is no answer (a letter A it took for a 1 stays "?"). Where it reads two or more
+    digits there, they are digits run together, which the model cannot read as one."""
+    middles = [(d.box[0] + d.box[2]) / 2 for d in row.digits]
+    inside = [[i for i, m in enumerate(middles) if d.box[0] <= m < d.box[2]] for d in cut.digits if d.declined]
+    refused = {i for found in inside if len(found) == 1 for i in found}
+    return row.declining([d.declined or i in refused for i, d in enumerate(row.digits)]) if refused else row
+
+
 class NumberReader:
     """Reads numbers with a model: `probabilities` (views -> probabilities), its spec's glyph frame, its decision
     to decline, and where the model has one, its row reader (`rows`: a row view -> per-column log-probabilities,
@@ -390,6 +401,8 @@ class NumberReader:
         probs = np.asarray(self.probabilities(views))
         cut = self.reading(a, (dy, dx, page.step), digits, views, probs, k).flagged(self.decline)
         row = self.row_reading(a, (dy, dx, page), regions, height, k) if self.rows is not None else None
+        if row is not None:
+            row = (keeping_declined(row[0], cut), row[1])
         if row is None or not prefers_row(row[0], cut):
             return cut
         reading, pieces = row  # what the model saw of each digit, made only for the reading that is the answer
