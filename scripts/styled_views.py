@@ -52,18 +52,18 @@ def stem_ends(image28: np.ndarray) -> tuple[tuple[float, float], tuple[float, fl
     return (xs[ys <= ys.min() + 1].mean(), ys.min()), (xs[ys >= ys.max() - 1].mean(), ys.max()), ys
 
 
-def lean(image28: np.ndarray) -> float:
-    """How far a stroke leans: the x its top moves right of its bottom, per pixel of height (inf: hardly any ink)."""
+def upright(image28: np.ndarray) -> bool:
+    """Whether a stroke stands up: its top within 0.2 of its height left or right of its bottom (and it has ink)."""
     if np.count_nonzero(image28 > 127) < 8:
-        return float("inf")
+        return False
     top, bottom, _ = stem_ends(image28)
-    return float((top[0] - bottom[0]) / (bottom[1] - top[1] + 1))
+    return abs(top[0] - bottom[0]) < 0.2 * (bottom[1] - top[1] + 1)
 
 
 def flag_one(image28: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """An MNIST 1 (28x28 uint8, ink high) with a flag from the top of its stem down to the left, 25-65 degrees
     below the horizontal and 0.15-0.45 of its height long, in the digit's own stroke width; a fifth also get a
-    foot across the bottom. Give it an upright 1 (small lean()): on a 1 leaning hard, a flag is a 7's bar."""
+    foot across the bottom. Give it an upright() 1: on a 1 leaning hard, a flag is a 7's bar."""
     top, bottom, ys = stem_ends(image28)
     height = bottom[1] - top[1] + 1
     angle = np.radians(rng.uniform(25, 65))
@@ -104,7 +104,7 @@ def start_worker(data_dir: str) -> None:
     WORKER.update(images=data.train_images[:, 0].numpy(), labels=data.train_labels.numpy(),
                   predictor=Predictor.from_pretrained())
     WORKER["upright_ones"] = [i for i in np.flatnonzero(WORKER["labels"] == 1)
-                              if abs(lean(WORKER["images"][i])) < 0.2]
+                              if upright(WORKER["images"][i])]
 
 
 def make(job: tuple[int, int, tuple[str, ...]]) -> tuple[list[np.ndarray], list[int]]:

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sketches import photo, redraw  # noqa: E402
-from styled_views import flag_one, lean  # noqa: E402
+from styled_views import flag_one, upright  # noqa: E402
 
 from digitlab.data.registry import load_dataset  # noqa: E402
 from digitlab.hub import load_model, read_card_data, save_model  # noqa: E402
@@ -150,7 +150,7 @@ def write_rows(job: tuple[int, int]) -> list[tuple[np.ndarray, str]]:
         picks = [int(i) for i in rng.integers(0, len(labels), length)]
         glyphs, digits = [images[i] for i in picks], [str(int(labels[i])) for i in picks]
         for at, i in enumerate(picks):  # a 1 written with a flag, as much of the world writes it
-            if labels[i] == 1 and rng.random() < flagged and abs(lean(images[i])) < 0.2:
+            if labels[i] == 1 and rng.random() < flagged and upright(images[i]):
                 glyphs[at] = flag_one(images[i], rng)
         if len(others) and rng.random() < NOT_DIGITS:  # a mark that is no digit, somewhere in the row
             for at in rng.choice(length, min(length, int(rng.integers(1, 3))), replace=False):
