@@ -136,3 +136,15 @@ def test_the_upload_samples_offer_things_to_decline_only_for_a_model_that_declin
     model.decline = None  # a visitor's own MNIST model, which answers everything
     files = samples_of(ModelChoice("own", "own", Predictor(model), "trained"))
     assert files and not any(map(is_not_digit, files))
+
+
+def test_wrong_offers_none_of_the_classes_only_for_a_model_that_declines_in_the_visitors_language(shipped):
+    from digitlab.ui.answers import NOT_ONE_CHOICE, wrong_choices
+
+    assert wrong_choices(shipped, "en")[-1] == ("not a digit", NOT_ONE_CHOICE)
+    assert wrong_choices(shipped, "zh-CN")[-1] == ("不是数字", NOT_ONE_CHOICE)
+    assert [value for _, value in wrong_choices(shipped, "en")[:10]] == shipped.names
+    clothes = Predictor.from_pretrained(Path(__file__).resolve().parent.parent / "weights" / "fashion-mnist")
+    assert wrong_choices(clothes, "en")[-1] == ("none of these", NOT_ONE_CHOICE)
+    answers_all = Predictor(Classifier("lenet", MNIST.to_dict()))
+    assert NOT_ONE_CHOICE not in [value for _, value in wrong_choices(answers_all, "en")]

@@ -45,3 +45,38 @@ def test_a_fine_tune_keeps_the_models_calibration_and_its_decision(tmp_path):
     data = with_corrections(load_sample("mnist"), path)
     result = next(i for i in train(replace(cfg, epochs=1), data=data) if isinstance(i, TrainResult))
     assert result.model.temperature == 0.5 and result.model.decline == 0.4
+
+
+def test_a_correction_that_is_none_of_the_classes_joins_the_negatives_not_the_classes(tmp_path):
+    from digitlab.data.negatives import stored
+    from digitlab.training.finetune import NOT_ONE, NOT_ONE_SHARE
+
+    data = load_sample("mnist")
+    views = [np.full((1, 28, 28), 200, np.uint8), np.full((1, 28, 28), 90, np.uint8), np.full((1, 28, 28), 7, np.uint8)]
+    tuned = with_corrections(data, save_corrections(tmp_path / "set.npz", views, [4, NOT_ONE, NOT_ONE]), seed=0)
+    assert (tuned.train_labels >= 0).all() and not (tuned.train_images == 90).all((1, 2, 3)).any()
+    assert (tuned.train_images == 200).all((1, 2, 3)).sum() > 0  # the 4 is taught as a 4
+    shipped = len(stored())
+    assert torch.equal(tuned.negatives[:shipped], stored())  # the shipped ones stay, the visitor's join them
+    mine = tuned.negatives[shipped:]
+    assert {int(v[0, 0, 0]) for v in mine} == {90, 7} and (mine[:, :, 0, 0] == 90).sum() == len(mine) // 2
+    assert abs(len(mine) / len(tuned.negatives) - NOT_ONE_SHARE) < 0.01
+    assert any("learning to decline 2 correction(s)" in note for note in tuned.notes)
+    only_classes = with_corrections(data, save_corrections(tmp_path / "four.npz", views[:1], [4]), seed=0)
+    assert only_classes.negatives is None  # a run then declines from the shipped ones, as before
+
+
+def test_a_none_correction_is_answered_right_only_when_the_model_declines_it():
+    from digitlab.models import Classifier
+    from digitlab.spec import MNIST
+    from digitlab.training.finetune import NOT_ONE, answered_as_corrected
+
+    model = Classifier("lenet", MNIST.to_dict(), decline=0.5)
+    images = torch.zeros(2, 1, 28, 28, dtype=torch.uint8)
+    with torch.no_grad():  # a model whose every answer is an even 0.1 over the classes: it declines everything
+        for p in model.parameters():
+            p.zero_()
+    assert answered_as_corrected(model, images, torch.tensor([NOT_ONE, NOT_ONE])) == 100.0
+    assert answered_as_corrected(model, images, torch.tensor([NOT_ONE, 0])) == 100.0  # argmax of a tie: 0
+    model.decline = None  # a model that answers everything never declines what it was shown
+    assert answered_as_corrected(model, images, torch.tensor([NOT_ONE, 3])) == 0.0

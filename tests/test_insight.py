@@ -132,6 +132,34 @@ def test_corrections_are_kept_per_visitor_and_fine_tuning_teaches_the_model(url,
     me.close(), other.close()
 
 
+BOLT = [[(260, 60), (150, 230), (280, 230), (170, 400)]]  # a lightning bolt: the shipped model reads a 4
+FOUR = [[(250, 60), (120, 280), (330, 280)], [(250, 60), (250, 400)]]
+
+
+def test_a_drawing_saved_as_not_a_digit_is_declined_after_fine_tuning_and_digits_still_read(url, tmp_path):
+    me = Client(url, verbose=False)
+    bolt = sketch_file(tmp_path / "bolt.png", BOLT)
+    assert me.predict(bolt, api_name="/predict_sketch")[0]["label"] == "4"  # answered, not declined
+    for i in range(3):
+        variant = sketch_file(tmp_path / f"bolt-{i}.png", [[(260 + 8 * i, 60), (150, 230 + 6 * i), (280, 230),
+                                                            (170 - 5 * i, 400)]])
+        saved = me.predict(variant, "none of these", api_name="/correct")
+        assert f"Saved: not a digit (read as 4). {i + 1} correction(s)" in saved, saved
+    log, status = me.predict(api_name="/finetune")
+    assert "your corrections 0% -> 100% right" in status, status
+    assert "learning to decline 3 correction(s) that are none of the classes" in log
+    me.predict(api_name="/use_finetuned")
+    label, _, hint = me.predict(bolt, api_name="/predict_sketch")
+    assert label["label"] == "?" and "doesn't look like a digit" in hint
+    assert me.predict(sketch_file(tmp_path / "four.png", FOUR), api_name="/predict_sketch")[0]["label"] == "4"
+    assert me.predict(sketch_file(tmp_path / "seven.png", SEVEN), api_name="/predict_sketch")[0]["label"] == "7"
+    with zipfile.ZipFile(me.predict(api_name="/export_corrections")) as z:
+        assert sorted(n for n in z.namelist() if n.endswith(".png")) == [
+            f"corrections/_none-of-these/{i:04d}.png" for i in range(3)]
+        assert "none of the classes" in z.read("corrections/README.md").decode()
+    me.close()
+
+
 def test_corrections_go_to_the_hub_as_a_dataset_repo_as_the_visitor(url, local_hub, tmp_path):
     client = Client(url, verbose=False)
     client.predict(sketch_file(tmp_path / "seven.png", SEVEN), "7", api_name="/correct")

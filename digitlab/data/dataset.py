@@ -26,6 +26,9 @@ class Dataset:
     spec: DatasetSpec
     source: str  # where it came from: "sample", a folder, "download"; logs always say
     notes: list[str] = field(default_factory=list)  # what a user should know: skipped files, a fallback
+    # Views of what is none of its classes, for a run that learns to decline (a visitor's "not one of these"
+    # corrections among the shipped ones); None: the shipped ones, where they ship (digitlab.data.negatives).
+    negatives: torch.Tensor | None = None
 
     @property
     def name(self) -> str:

@@ -37,6 +37,13 @@ def top_k(probs: torch.Tensor, names: Sequence[str], k: int) -> dict[str, float]
 DIGITS = "0–9"  # what a model of the ten digits says it reads
 
 
+def classes_text(names: Sequence[str]) -> str:
+    """Classes in a few words: "0–9" for ten digits, else the first names."""
+    if list(names) == [str(i) for i in range(10)]:
+        return DIGITS
+    return ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+
+
 @dataclass
 class Answer:
     """What a model answers for one image: its top-k, and whether it declined (not one of its classes)."""
@@ -160,11 +167,7 @@ class Predictor:
         return Answer(top, True, f"This doesn't look like anything this model reads ({reads}).")
 
     def classes_text(self) -> str:
-        """Its classes in a few words: "0–9" for ten digits, else the first names."""
-        names = self.names
-        if names == [str(i) for i in range(10)]:
-            return DIGITS
-        return ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+        return classes_text(self.names)
 
     def read_row(self, ink: np.ndarray) -> np.ndarray:
         """(T, classes + 2) log-probabilities of the row reader along one row view (numbers.row_view): the CTC

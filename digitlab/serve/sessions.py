@@ -76,7 +76,7 @@ class Correction:
     """A sample the visitor says the model misread: the view it read and the label it should have given."""
 
     view: Any  # (C, S, S) uint8, as the model read it
-    label: int  # index into the model's labels
+    label: int  # index into the model's labels, or finetune.NOT_ONE: none of them (it should have declined)
     answer: int  # what the model said
     model_key: str
     names: tuple[str, ...] = ()  # the classes of the model it was made with

@@ -287,7 +287,7 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
     train_idx, held_idx = holdout_split(data.train_labels, cfg.calibration, torch.Generator().manual_seed(cfg.seed))
     train_x, train_y = data.train_images[train_idx].to(device), data.train_labels[train_idx].to(device)
     model, cfg = build_model(cfg, data, train_idx)
-    negatives = negatives_for(data.spec) if cfg.decline else None
+    negatives = (data.negatives if data.negatives is not None else negatives_for(data.spec)) if cfg.decline else None
     if negatives is not None:
         negatives = negatives.to(device)
     elif cfg.decline:  # asked for, where nothing ships to learn it from: say so rather than answer everything quietly

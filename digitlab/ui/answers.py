@@ -8,18 +8,23 @@ survives a reload; the Teach tab lists them.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 import gradio as gr
 import numpy as np
 
 from digitlab.inference.explain import activation_grid, explain, heatmap
-from digitlab.inference.predictor import DIGITS, Answer, Predictor
+from digitlab.inference.predictor import DIGITS, Answer, Predictor, classes_text
 from digitlab.serve.sessions import Correction, ModelChoice, Visitor
 from digitlab.spec import MNIST
+from digitlab.training.finetune import NOT_ONE
 from digitlab.ui.lab import Lab, as_text, plain
 from digitlab.ui.text import L, say, words
 from digitlab.vision.pictures import data_url
+
+NOT_ONE_CHOICE = "none of these"  # what "Wrong? It's a …" sends for none of the model's classes (its label says
+# "not a digit" in the visitor's language)
 
 words({
     "answers.declined": ("**Not one of mine?** This doesn't look like anything this model reads ({classes}); its "
@@ -31,11 +36,18 @@ words({
     "answers.why": ("Why this answer?", "为什么是这个答案？"),
     "answers.wrong": ("Wrong? It's a …", "认错了？它是……"),
     "answers.save": ("Save correction", "保存更正"),
-    "answers.pick_label": ("Pick what it really is from the model's classes ({names}).",
-                           "请从模型的类别中选出它真正是什么（{names}）。"),
+    "answers.pick_label": ("Pick what it really is from the model's classes ({names}), or, where the model can "
+                           "decline, that it is none of them.",
+                           "请从模型的类别中选出它真正是什么（{names}）；模型能拒绝时，也可以选它都不是。"),
     "answers.saved": ("Saved: a {label} ({said}). {count} correction(s) in your session; fine-tune on them in the "
                       "Teach tab.", "已保存：一个 {label}（{said}）。你的会话里有 {count} 个更正；到「教它」页用它们微调模型。"),
     "answers.read_as": ("read as {answer}", "被认成了 {answer}"),
+    "answers.declined_already": ("it already says so", "它已经这么说了"),
+    "answers.not_digit": ("not a digit", "不是数字"),
+    "answers.not_one": ("none of these", "都不是"),
+    "answers.saved_not_one": ("Saved: {label} ({said}). {count} correction(s) in your session; fine-tune on them in "
+                              "the Teach tab, and the model learns to say so.",
+                              "已保存：{label}（{said}）。你的会话里有 {count} 个更正；到「教它」页用它们微调，模型就会学着这么说。"),
     "answers.read_right": ("already read right", "已经认对了"),
     "answers.nothing": ("Draw or upload something first: there is nothing to explain or correct yet.",
                         "请先写一个字或上传一张图：现在还没有可以解释或更正的内容。"),
@@ -116,21 +128,45 @@ async def explain_view(lab: Lab, visitor: Visitor, view: np.ndarray) -> str:
     return await lab.work(visitor, explanation_html, choice, view, visitor.lang)
 
 
+def wrong_choices(predictor: Predictor, lang: str) -> list[tuple[str, str]]:
+    """What "Wrong? It's a …" offers: the model's classes, and for a model that declines, none of them."""
+    choices = [(name, name) for name in predictor.names]
+    if predictor.decline is not None and NOT_ONE_CHOICE not in predictor.names:
+        choices.append((not_one_text(predictor.names, lang), NOT_ONE_CHOICE))
+    return choices
+
+
+def not_one_text(names: Sequence[str], lang: str) -> str:
+    """What a correction that is none of these classes is called: "not a digit" for the ten digits."""
+    return say(lang, "answers.not_digit" if classes_text(names) == DIGITS else "answers.not_one")
+
+
 def label_index(lab: Lab, visitor: Visitor, label: Any) -> int:
-    names = visitor.active.predictor.names
+    """The class a correction names, or NOT_ONE; a plain message for anything else."""
+    predictor = visitor.active.predictor
+    names = predictor.names
     label = lab.text(label, "label", visitor.lang)
-    if label not in names:
-        raise plain(say(visitor.lang, "answers.pick_label", names=", ".join(names[:15])))
-    return names.index(label)
+    if label in names:
+        return names.index(label)
+    if label == NOT_ONE_CHOICE and predictor.decline is not None:
+        return NOT_ONE
+    raise plain(say(visitor.lang, "answers.pick_label", names=", ".join(names[:15])))
 
 
 def save_correction(lab: Lab, visitor: Visitor, view: np.ndarray, label: Any) -> str:
-    """Keep the view with its right label; the message says what was kept."""
+    """Keep the view with its right label (or as none of the classes); the message says what was kept."""
     index = label_index(lab, visitor, label)
     choice = visitor.active
-    answer = int(choice.predictor.probabilities([view])[0].argmax())
-    names = tuple(choice.predictor.names)
+    predictor, lang = choice.predictor, visitor.lang
+    probabilities = predictor.probabilities([view])[0]
+    answer = int(probabilities.argmax())
+    names = tuple(predictor.names)
     visitor.add_correction(Correction(view, index, answer, choice.key, names))
-    said = say(visitor.lang, "answers.read_as", answer=as_text(names[answer])) if answer != index else \
-        say(visitor.lang, "answers.read_right")
-    return say(visitor.lang, "answers.saved", label=as_text(names[index]), said=said, count=len(visitor.corrections))
+    if index == NOT_ONE:
+        said = say(lang, "answers.declined_already") if predictor.answer_of(probabilities, 1).declined else \
+            say(lang, "answers.read_as", answer=as_text(names[answer]))
+        return say(lang, "answers.saved_not_one", label=not_one_text(names, lang), said=said,
+                   count=len(visitor.corrections))
+    said = say(lang, "answers.read_as", answer=as_text(names[answer])) if answer != index else \
+        say(lang, "answers.read_right")
+    return say(lang, "answers.saved", label=as_text(names[index]), said=said, count=len(visitor.corrections))

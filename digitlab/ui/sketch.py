@@ -15,7 +15,14 @@ import numpy as np
 
 from digitlab.inference.predictor import Answer
 from digitlab.serve.sessions import Visitor
-from digitlab.ui.answers import declined_text, explain_view, require_trainable, save_correction, teach_panel
+from digitlab.ui.answers import (
+    declined_text,
+    explain_view,
+    require_trainable,
+    save_correction,
+    teach_panel,
+    wrong_choices,
+)
 from digitlab.ui.canvas import WHOLE_ROW, canvas
 from digitlab.ui.components import AnswerLabel, CheckedRadio, CheckedSlider, RawSketchpad
 from digitlab.ui.lab import as_text, plain
@@ -84,7 +91,7 @@ class Sketch:
         visitor.canvas["k"] = min(visitor.canvas["k"], classes)
         return {self.pad: self.canvas_props(visitor),
                 self.k: gr.Slider(maximum=min(classes, MAX_K), value=visitor.canvas["k"]),
-                self.wrong: gr.Dropdown(choices=choice.predictor.names, value=None),
+                self.wrong: gr.Dropdown(choices=wrong_choices(choice.predictor, visitor.lang), value=None),
                 self.saved: "", self.explanation: ""}
 
     def wire(self) -> None:

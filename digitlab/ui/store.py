@@ -16,6 +16,7 @@ from PIL import Image
 
 from digitlab.serve.sessions import Correction, Visitor
 from digitlab.spec import MAX_CLASSES, MAX_NAME, MAX_SIZE
+from digitlab.training.finetune import NOT_ONE
 
 STORE_KEY = "digitlab-lab"
 MAX_REPOS = 30
@@ -83,7 +84,9 @@ def correction_of(item: Any) -> Correction | None:
     if not (isinstance(names, list) and 2 <= len(names) <= MAX_CLASSES
             and all(isinstance(n, str) and len(n) <= MAX_NAME for n in names)):
         return None
-    if not all(type(v) is int and 0 <= v < len(names) for v in (label, answer)):
+    if type(answer) is not int or not 0 <= answer < len(names):
+        return None
+    if type(label) is not int or not (0 <= label < len(names) or label == NOT_ONE):  # NOT_ONE: none of them
         return None
     view = view_of(item.get("view")) if isinstance(item.get("view"), str) else None
     model = item.get("model")

@@ -22,11 +22,11 @@ from digitlab.data.dataset import safe_name
 from digitlab.data.specs import SPECS
 from digitlab.hub.transport import HUB_ERRORS, hub_error
 from digitlab.serve.sessions import Correction, Visitor
-from digitlab.training.finetune import finetune_config, save_corrections
+from digitlab.training.finetune import NOT_ONE, finetune_config, save_corrections
 from digitlab.training.jobs import AlreadyTraining, LineFull
 from digitlab.training.protocol import Job
 from digitlab.ui import runs
-from digitlab.ui.answers import require_trainable
+from digitlab.ui.answers import not_one_text, require_trainable
 from digitlab.ui.components import CheckedNumber
 from digitlab.ui.evaluate import crisp
 from digitlab.ui.lab import as_text, plain
@@ -34,13 +34,18 @@ from digitlab.ui.page import Page
 from digitlab.ui.text import L, say, words
 from digitlab.vision.pictures import png_bytes, view_image
 
+NOT_ONE_FOLDER = "_none-of-these"  # the export's folder for corrections that are none of the classes
+
 words({
     "tab.teach": ("Teach", "教它"),
     "teach.intro": ("Every **Wrong? It's a …** you save on Sketch or Upload lands here, as the model read it. "
                     "Fine-tune the active model on them (mixed with its own training data, so it does not forget), "
-                    "then press **Use this model**. Your browser keeps your corrections when you reload the page.",
+                    "then press **Use this model**. For a drawing that is no digit at all but got an answer, pick **not "
+                    "a digit** (**none of these** for other models that can decline): the fine-tune teaches it to "
+                    "say so. Your browser keeps your corrections when you reload the page.",
                     "你在「手写」或「上传」页保存的每个 **认错了？它是……** 都会出现在这里，保留模型当时看到的样子。"
                     "用它们微调当前模型（混入模型自己的训练数据，这样它不会忘记学过的东西），然后按 **使用这个模型**。"
+                    "如果画的根本不是数字却得到了答案，就选 **不是数字**（其他能拒绝的模型选 **都不是**）：微调会教它这么说。"
                     "刷新页面后，你的浏览器会保留这些更正。"),
     "teach.gallery": ("Your corrections (click one to pick it)", "你的更正（点一个选中它）"),
     "teach.none": ("No corrections yet.", "还没有更正。"),
@@ -134,13 +139,16 @@ class Teach:
         predictor = visitor.active.predictor
         spec = predictor.spec
         shape = (spec.channels, spec.size, spec.size)
-        return [c for c in visitor.corrections if tuple(c.names) == tuple(predictor.names) and c.view.shape == shape]
+        declines = predictor.decline is not None  # one that answers everything learns nothing from NOT_ONE
+        return [c for c in visitor.corrections if tuple(c.names) == tuple(predictor.names) and c.view.shape == shape
+                and (c.label != NOT_ONE or declines)]
 
     def listed(self, visitor: Visitor) -> dict:
         lang = visitor.lang
         items = []
         for c in visitor.corrections:
-            items.append((crisp(c.view), say(lang, "teach.was_read", label=c.names[c.label], was=c.names[c.answer])))
+            label = c.names[c.label] if c.label != NOT_ONE else not_one_text(c.names, lang)
+            items.append((crisp(c.view), say(lang, "teach.was_read", label=label, was=c.names[c.answer])))
         if not visitor.corrections:
             text = say(lang, "teach.none")
         else:
@@ -240,7 +248,8 @@ class Teach:
         path.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(path, "w") as z:
             for i, c in enumerate(corrections):
-                z.writestr(f"corrections/{safe_name(labels[c.label])}/{i:04d}.png", png_bytes(view_image(c.view)))
+                folder = safe_name(labels[c.label]) if c.label != NOT_ONE else NOT_ONE_FOLDER
+                z.writestr(f"corrections/{folder}/{i:04d}.png", png_bytes(view_image(c.view)))
             z.writestr("corrections/README.md", corrections_card(names, corrections, visitor.active.title))
         return str(path)
 
@@ -280,10 +289,14 @@ class Teach:
 def corrections_card(names: list[str], corrections: list[Correction], model: str) -> str:
     counts: dict[str, int] = {}
     for c in corrections:
-        counts[names[c.label]] = counts.get(names[c.label], 0) + 1
+        name = names[c.label] if c.label != NOT_ONE else f"{NOT_ONE_FOLDER}/ (none of the classes)"
+        counts[name] = counts.get(name, 0) + 1
     rows = "\n".join(f"| {html.escape(n)} | {k} |" for n, k in counts.items())
+    none = (f" Images in `{NOT_ONE_FOLDER}/` are none of the classes: the model should have declined them; move "
+            "that folder out before training on the others as classes.") if any(
+        c.label == NOT_ONE for c in corrections) else ""
     return ("---\nlicense: cc-by-4.0\ntags:\n- digitlab\n- image-classification\n---\n\n"
             f"# Corrections made in digitlab\n\nImages a model ({html.escape(model)}) read wrong, with the label "
             "they should have had, as the model saw them. One folder per class (torchvision's ImageFolder "
-            "layout): train on them with `python -m digitlab train --dataset folder --data-dir .`.\n\n"
-            f"| class | images |\n|---|---|\n{rows}\n")
+            "layout): train on them with `python -m digitlab train --dataset folder --data-dir .`." + none +
+            f"\n\n| class | images |\n|---|---|\n{rows}\n")

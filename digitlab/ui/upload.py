@@ -16,7 +16,14 @@ import gradio as gr
 from digitlab.assets import EXAMPLES_DIR
 from digitlab.data.specs import SPECS
 from digitlab.serve.sessions import ModelChoice, Visitor
-from digitlab.ui.answers import declined_text, explain_view, require_trainable, save_correction, teach_panel
+from digitlab.ui.answers import (
+    declined_text,
+    explain_view,
+    require_trainable,
+    save_correction,
+    teach_panel,
+    wrong_choices,
+)
 from digitlab.ui.components import AnswerLabel, CheckedRadio, CheckedSlider, RawImage
 from digitlab.ui.lab import plain
 from digitlab.ui.page import Page
@@ -126,7 +133,7 @@ class Upload:
                                                                        kind=kind)),
                 self.hint: say(visitor.lang, "upload.hint"),
                 self.k: gr.Slider(maximum=min(classes, MAX_K), value=min(3, classes)),
-                self.wrong: gr.Dropdown(choices=choice.predictor.names, value=None), self.saved: "",
+                self.wrong: gr.Dropdown(choices=wrong_choices(choice.predictor, visitor.lang), value=None), self.saved: "",
                 self.explanation: "", self.number: "", self.boxes: "",
                 self.samples: gr.Dataset(samples=[[f] for f in files], visible=bool(files),
                                          label=say(visitor.lang, "upload.samples_and_others" if any(
