@@ -148,3 +148,28 @@ def test_wrong_offers_none_of_the_classes_only_for_a_model_that_declines_in_the_
     assert wrong_choices(clothes, "en")[-1] == ("none of these", NOT_ONE_CHOICE)
     answers_all = Predictor(Classifier("lenet", MNIST.to_dict()))
     assert NOT_ONE_CHOICE not in [value for _, value in wrong_choices(answers_all, "en")]
+
+
+def test_teach_says_a_none_correction_cannot_teach_a_model_that_answers_everything():
+    """Saved with the shipped model, then another 0-9 model made active that never learnt to decline."""
+    from types import SimpleNamespace
+
+    from digitlab.serve.sessions import Correction
+    from digitlab.training.finetune import NOT_ONE
+    from digitlab.ui.teach import Teach
+
+    names = tuple(MNIST.display)
+    view = np.zeros((1, 28, 28), np.uint8)
+    corrections = [Correction(view, NOT_ONE, 4, "shipped", names), Correction(view, 7, 1, "shipped", names)]
+    teach = Teach.__new__(Teach)  # the list alone: no page
+    teach.gallery, teach.status = "gallery", "status"
+    answers_all = Predictor(Classifier("lenet", MNIST.to_dict()))
+    visitor = SimpleNamespace(lang="en", corrections=corrections, active=SimpleNamespace(predictor=answers_all))
+    listed = teach.listed(visitor)
+    assert [caption for _, caption in listed["gallery"]] == ["not a digit (was read 4)", "7 (was read 1)"]
+    assert listed["status"].startswith("2 correction(s) in your session; 1 of them for the active model's classes")
+    assert "1 of them say it is none of the classes, and this model answers everything" in listed["status"]
+    assert "another model's classes" not in listed["status"]
+    assert teach.fit(visitor) == corrections[1:]
+    visitor.active.predictor = Predictor.from_pretrained()  # the shipped model declines: both teach it
+    assert teach.fit(visitor) == corrections and "answers everything" not in teach.listed(visitor)["status"]

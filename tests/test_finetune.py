@@ -80,3 +80,13 @@ def test_a_none_correction_is_answered_right_only_when_the_model_declines_it():
     assert answered_as_corrected(model, images, torch.tensor([NOT_ONE, 0])) == 100.0  # argmax of a tie: 0
     model.decline = None  # a model that answers everything never declines what it was shown
     assert answered_as_corrected(model, images, torch.tensor([NOT_ONE, 3])) == 0.0
+
+
+def test_where_no_negatives_ship_the_none_corrections_are_the_only_ones_and_the_log_says_so(tmp_path):
+    from digitlab.training.finetune import NOT_ONE
+
+    data = load_sample("fashion-mnist")  # photos: nothing of the kind ships for them
+    views = [np.full((1, 28, 28), 60, np.uint8)] * 2
+    tuned = with_corrections(data, save_corrections(tmp_path / "set.npz", views, [NOT_ONE, NOT_ONE]), seed=0)
+    assert len(tuned.negatives) == 2 and (tuned.negatives == 60).all()
+    assert any("nothing of the kind ships for this model's view: only these" in note for note in tuned.notes)

@@ -79,8 +79,9 @@ def with_corrections(data: Dataset, path: Path, seed: int = 0) -> Dataset:
         shipped = shipped if shipped is not None else others[:0]
         repeat = max(1, round(NOT_ONE_SHARE / (1 - NOT_ONE_SHARE) * len(shipped) / len(others)))
         negatives = torch.cat([shipped, others.repeat(repeat, 1, 1, 1)])
-        notes.append(f"learning to decline {len(others)} correction(s) that are none of the classes (each seen "
-                     f"{repeat}x among {len(shipped):,} shipped examples of what is none of them)")
+        among = f"each seen {repeat}x among {len(shipped):,} shipped examples of what is none of them" if len(
+            shipped) else "nothing of the kind ships for this model's view: only these"
+        notes.append(f"learning to decline {len(others)} correction(s) that are none of the classes ({among})")
     return replace(data, train_images=train_x, train_labels=train_y, test_images=data.test_images[judged],
                    test_labels=data.test_labels[judged], notes=notes, negatives=negatives)
 

@@ -71,7 +71,9 @@ def teach_panel(tab: str) -> dict[str, Any]:
     """"Why this answer?" and "Wrong? It's a …" beside a prediction."""
     with gr.Row(elem_classes=["answer-actions"]):
         why = gr.Button(L("answers.why"), size="md", variant="secondary", elem_id=f"{tab}-why-button", scale=1)
-        wrong = gr.Dropdown(list(MNIST.display), value=None, label=L("answers.wrong"), scale=1, min_width=120,
+        # The shipped model's choices (what the API page lists), each visitor's model's once the page opens.
+        wrong = gr.Dropdown([*((d, d) for d in MNIST.display), (say("en", "answers.not_digit"), NOT_ONE_CHOICE)],
+                            value=None, label=L("answers.wrong"), scale=1, min_width=120,
                             allow_custom_value=True, elem_id=f"{tab}-wrong")  # save() checks the label
         save = gr.Button(L("answers.save"), size="md", variant="secondary", elem_id=f"{tab}-save", scale=1)
     saved = gr.Markdown("", elem_id=f"{tab}-saved")

@@ -53,6 +53,14 @@ words({
                     "({names}).", "你的会话里有 {n} 个更正；其中 {fit} 个属于当前模型的类别（{names}）。"),
     "teach.other": (" The others were made with another model's classes ({other}): pick that model to use them.",
                     " 其余的是用另一个模型的类别（{other}）做的：选回那个模型才能用它们。"),
+    "teach.cannot_decline": (" {n} of them say it is none of the classes, and this model answers everything (it did "
+                             "not learn to decline): they cannot teach it.",
+                             " 其中 {n} 个说它都不是，而这个模型对什么都会给出答案（它没有学过拒绝）：这些更正教不了它。"),
+    "teach.only_not_one": ("Your corrections for this model's classes all say it is none of them, and this model answers "
+                           "everything (it did not learn to decline): they cannot teach it. Pick a model that declines, "
+                           "or save a correction with a class.",
+                           "你对这个模型的更正都说它都不是，而这个模型对什么都会给出答案（它没有学过拒绝）：这些更正教不了它。"
+                           "请选一个会拒绝的模型，或保存一个指明类别的更正。"),
     "teach.index": ("Correction number", "更正编号"), "teach.number": ("correction number", "更正编号"),
     "teach.remove": ("Remove it", "删除它"), "teach.clear": ("Clear all", "全部清除"),
     "teach.finetune": ("Fine-tune on my corrections", "用我的更正微调"),
@@ -134,14 +142,17 @@ class Teach:
                         api_name="push_corrections", show_progress_on=[self.pushed])
 
     # -- the list -----------------------------------------------------------------------------------------
-    def fit(self, visitor: Visitor) -> list[Correction]:
+    def of_classes(self, visitor: Visitor) -> list[Correction]:
         """The corrections made with the active model's classes (and views of its shape)."""
         predictor = visitor.active.predictor
         spec = predictor.spec
         shape = (spec.channels, spec.size, spec.size)
-        declines = predictor.decline is not None  # one that answers everything learns nothing from NOT_ONE
-        return [c for c in visitor.corrections if tuple(c.names) == tuple(predictor.names) and c.view.shape == shape
-                and (c.label != NOT_ONE or declines)]
+        return [c for c in visitor.corrections if tuple(c.names) == tuple(predictor.names) and c.view.shape == shape]
+
+    def fit(self, visitor: Visitor) -> list[Correction]:
+        """Those the active model can learn from: a model that answers everything learns nothing from NOT_ONE."""
+        declines = visitor.active.predictor.decline is not None
+        return [c for c in self.of_classes(visitor) if c.label != NOT_ONE or declines]
 
     def listed(self, visitor: Visitor) -> dict:
         lang = visitor.lang
@@ -156,10 +167,12 @@ class Teach:
             fit = self.fit(visitor)
             text = say(lang, "teach.count", n=len(visitor.corrections), fit=len(fit),
                        names=as_text(", ".join(names[:10]) + (", …" if len(names) > 10 else "")))
-            fitting = {id(c) for c in fit}
-            others = {", ".join(c.names[:6]) for c in visitor.corrections if id(c) not in fitting}
+            mine = {id(c) for c in self.of_classes(visitor)}
+            others = {", ".join(c.names[:6]) for c in visitor.corrections if id(c) not in mine}
             if others:
                 text += say(lang, "teach.other", other=as_text("; ".join(sorted(others))[:120]))
+            if len(mine) > len(fit):
+                text += say(lang, "teach.cannot_decline", n=len(mine) - len(fit))
         return {self.gallery: items, self.status: text}
 
     def show(self, request: gr.Request) -> tuple:
@@ -198,7 +211,7 @@ class Teach:
             raise plain(say(lang, "teach.first"))
         corrections = self.fit(visitor)
         if not corrections:
-            raise plain(say(lang, "teach.first_fit"))
+            raise plain(say(lang, "teach.only_not_one" if self.of_classes(visitor) else "teach.first_fit"))
         spec = choice.predictor.spec
         run = next((r for r in visitor.runs if r.choice is choice), None)
         if run is not None:
