@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from digitlab.data import archives, download, formats, registry
 from digitlab.data.dataset import DataError
@@ -159,6 +159,30 @@ def test_your_own_images_load_from_class_folders_of_mixed_formats(tmp_path):
     assert any("2 file(s) could not be read" in note for note in data.notes)
     photos = load_image_folder(folder, view="photo")
     assert photos.train_images.shape[1:] == (3, 32, 32) and photos.spec.polarity == "natural"
+
+
+def test_images_in_the_none_folder_are_none_of_the_classes_and_join_the_shipped_negatives(tmp_path):
+    """Teach exports corrections that are none of the classes in _none-of-these/: training on the folder learns to
+    decline them, beside the shipped negatives (a photo view has only these)."""
+    from digitlab.data.negatives import OWN_FOLDER, OWN_SHARE, stored
+
+    folder = own_folder(tmp_path / "mine", {"zero": 6, "one": 6})
+    (folder / OWN_FOLDER).mkdir()
+    for i in range(3):
+        mark = Image.new("L", (60, 60), 255)
+        ImageDraw.Draw(mark).line([(30, 5), (12, 30), (40, 30), (20, 55)], fill=0, width=5)  # a lightning bolt
+        mark.rotate(7 * i, fillcolor=255).save(folder / OWN_FOLDER / f"{i}.png")
+    (folder / OWN_FOLDER / "broken.png").write_bytes(b"not an image")
+    data = load_image_folder(folder)
+    assert data.spec.labels == ("one", "zero") and len(data.train_labels) + len(data.test_labels) == 12
+    shipped = len(stored())
+    assert torch.equal(data.negatives[:shipped], stored())
+    assert abs((len(data.negatives) - shipped) / len(data.negatives) - OWN_SHARE) < 0.01
+    assert any("3 image(s) in _none-of-these/ are none of the classes" in n for n in data.notes)
+    assert any("1 file(s) could not be read" in n for n in data.notes)
+    photos = load_image_folder(folder, view="photo")
+    assert photos.negatives.shape == (3, 3, 32, 32)
+    assert any("nothing of the kind ships for this model's view: only these" in n for n in photos.notes)
 
 
 def test_your_own_images_load_from_a_zip(tmp_path):

@@ -48,8 +48,8 @@ def test_a_fine_tune_keeps_the_models_calibration_and_its_decision(tmp_path):
 
 
 def test_a_correction_that_is_none_of_the_classes_joins_the_negatives_not_the_classes(tmp_path):
-    from digitlab.data.negatives import stored
-    from digitlab.training.finetune import NOT_ONE, NOT_ONE_SHARE
+    from digitlab.data.negatives import OWN_SHARE, stored
+    from digitlab.training.finetune import NOT_ONE
 
     data = load_sample("mnist")
     views = [np.full((1, 28, 28), 200, np.uint8), np.full((1, 28, 28), 90, np.uint8), np.full((1, 28, 28), 7, np.uint8)]
@@ -60,7 +60,7 @@ def test_a_correction_that_is_none_of_the_classes_joins_the_negatives_not_the_cl
     assert torch.equal(tuned.negatives[:shipped], stored())  # the shipped ones stay, the visitor's join them
     mine = tuned.negatives[shipped:]
     assert {int(v[0, 0, 0]) for v in mine} == {90, 7} and (mine[:, :, 0, 0] == 90).sum() == len(mine) // 2
-    assert abs(len(mine) / len(tuned.negatives) - NOT_ONE_SHARE) < 0.01
+    assert abs(len(mine) / len(tuned.negatives) - OWN_SHARE) < 0.01
     assert any("learning to decline 2 correction(s)" in note for note in tuned.notes)
     only_classes = with_corrections(data, save_corrections(tmp_path / "four.npz", views[:1], [4]), seed=0)
     assert only_classes.negatives is None  # a run then declines from the shipped ones, as before

@@ -17,6 +17,7 @@ import torch
 
 from digitlab.data.archives import archive_listing, archive_members
 from digitlab.data.dataset import DataError, Dataset, from_arrays
+from digitlab.data.negatives import OWN_FOLDER, own_among, with_own
 from digitlab.data.specs import SPECS, glyph_spec
 from digitlab.spec import DatasetSpec
 from digitlab.vision.imageio import IMAGE_SUFFIXES, ImageError, read_pixels
@@ -171,6 +172,7 @@ def read_class_folders(path: Path, spec: DatasetSpec | None = None, required_spl
         count += 1
         if limit is not None and count >= limit:
             break
+    own_negatives = [blob for per_class in by_split.values() for blob in per_class.pop(OWN_FOLDER, [])]
     if by_split["train"] and by_split["test"]:
         splits = {"train": by_split["train"], "test": by_split["test"]}
     elif required_split:
@@ -192,21 +194,36 @@ def read_class_folders(path: Path, spec: DatasetSpec | None = None, required_spl
     for split, per_class in splits.items():
         images, labels = [], []
         for label, blobs in sorted(per_class.items()):
-            for data in blobs:
-                try:
-                    images.append(view(read_pixels(data, DATASET_MAX_PIXELS), spec))
-                except ImageError:
-                    skipped += 1
-                    continue
-                labels.append(index[label])
+            views, unread = read_views(blobs, view, spec)
+            images += views
+            labels += [index[label]] * len(views)
+            skipped += unread
         if not images:
             raise DataError(f"{path} has no readable {split} images.")
         arrays[f"{split}_images"], arrays[f"{split}_labels"] = np.stack(images), np.array(labels, np.int64)
     data = from_arrays(arrays, spec, str(path))
     check_classes(data, path)
+    if own_negatives:
+        views, unread = read_views(own_negatives, view, spec)
+        skipped += unread
+        if views:
+            data.negatives, times = with_own(spec, torch.from_numpy(np.stack(views)))
+            data.notes.append(f"{len(views)} image(s) in {OWN_FOLDER}/ are none of the classes: a run that learns to "
+                              f"decline learns them so ({own_among(len(data.negatives), len(views), times)})")
     if skipped:
         data.notes.append(f"{skipped} file(s) could not be read as images and were skipped.")
     return data
+
+
+def read_views(blobs: list[bytes], view: Callable, spec: DatasetSpec) -> tuple[list[np.ndarray], int]:
+    """The images as `spec`'s view, and how many could not be read."""
+    views = []
+    for data in blobs:
+        try:
+            views.append(view(read_pixels(data, DATASET_MAX_PIXELS), spec))
+        except ImageError:
+            continue
+    return views, len(blobs) - len(views)
 
 
 def is_image_name(name: str) -> bool:
@@ -258,7 +275,7 @@ def load_image_folder(path: str | Path, view: str = "glyph", size: int | None = 
         raise DataError(f"unknown view {view!r}; choose from {list(VIEWS)}")
     classes = sorted({Path(name).parts[-2] for name, _ in archive_listing(path)
                       if is_image_name(name) and len(Path(name).parts) >= 2
-                      and Path(name).parts[-2] not in ("train", "test")})
+                      and Path(name).parts[-2] not in ("train", "test", OWN_FOLDER)})
     if len(classes) < 2:
         found = f"only the class {classes[0]!r}" if classes else "no class folders with images"
         raise DataError(f"{path} has {found}: give at least 2 subfolders of images, one per class.")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from digitlab.data.dataset import Dataset
-from digitlab.data.negatives import negatives_for
+from digitlab.data.negatives import own_among, with_own
 from digitlab.models import Classifier
 from digitlab.training.config import TrainConfig
 from digitlab.training.evaluate import evaluate
@@ -28,11 +28,6 @@ from digitlab.training.evaluate import evaluate
 NOT_ONE = -1  # a correction's label for what is none of the model's classes: it should have declined
 REPLAY = 2000  # images of the model's own training data mixed in
 SHARE = 0.4  # of the fine-tuning set: the corrections (repeated) make up this much
-# Of the negatives a fine-tune declines from, the visitor's "none of these" make up this much. Chosen on seeds 0 and 1
-# of scripts/bench_teach_decline.py: at 0.4 a few crowded out the shipped ones (3 marked: the other marks declined
-# 82 -> 77 %), at 0.1 only 5 of 10 marked were declined. At 0.2 (--seed 2): 3 of 3 and 9 of 10 declined, the other
-# marks 81 -> 81 % and 82 -> 86 %, the MNIST test split 99.47 -> 99.57 / 99.52 % accepted and right.
-NOT_ONE_SHARE = 0.2
 JUDGE = 2000  # test images a fine-tune is judged on, each epoch and before -> after (a seeded sample)
 # The settings of a fine-tune: a few epochs at a low rate, augmented (each correction seen many ways).
 FINETUNE = dict(epochs=3, lr=1e-3, optimizer="adamw", batch_size=64, augment=True, label_smoothing=0.1,
@@ -54,7 +49,7 @@ def load_corrections(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
 def with_corrections(data: Dataset, path: Path, seed: int = 0) -> Dataset:
     """The fine-tuning set: a replay of `data`'s training images plus the corrections repeated to SHARE of it.
     Corrections that are none of the classes (NOT_ONE) join the negatives the run learns to decline from,
-    repeated to NOT_ONE_SHARE of them (a run that does not learn to decline leaves them out)."""
+    repeated to negatives.OWN_SHARE of them (a run that does not learn to decline leaves them out)."""
     images, labels = load_corrections(path)
     spec = data.spec
     if images.shape[1:] != (spec.channels, spec.size, spec.size):
@@ -75,13 +70,9 @@ def with_corrections(data: Dataset, path: Path, seed: int = 0) -> Dataset:
                           "uses all)"]
     negatives = None
     if len(others):
-        shipped = negatives_for(spec)
-        shipped = shipped if shipped is not None else others[:0]
-        repeat = max(1, round(NOT_ONE_SHARE / (1 - NOT_ONE_SHARE) * len(shipped) / len(others)))
-        negatives = torch.cat([shipped, others.repeat(repeat, 1, 1, 1)])
-        among = f"each seen {repeat}x among {len(shipped):,} shipped examples of what is none of them" if len(
-            shipped) else "nothing of the kind ships for this model's view: only these"
-        notes.append(f"learning to decline {len(others)} correction(s) that are none of the classes ({among})")
+        negatives, times = with_own(spec, others)
+        notes.append(f"learning to decline {len(others)} correction(s) that are none of the classes "
+                     f"({own_among(len(negatives), len(others), times)})")
     return replace(data, train_images=train_x, train_labels=train_y, test_images=data.test_images[judged],
                    test_labels=data.test_labels[judged], notes=notes, negatives=negatives)
 

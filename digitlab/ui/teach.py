@@ -19,6 +19,7 @@ from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
 from digitlab.data.dataset import safe_name
+from digitlab.data.negatives import OWN_FOLDER
 from digitlab.data.specs import SPECS
 from digitlab.hub.transport import HUB_ERRORS, hub_error
 from digitlab.serve.sessions import Correction, Visitor
@@ -33,8 +34,6 @@ from digitlab.ui.lab import as_text, plain
 from digitlab.ui.page import Page
 from digitlab.ui.text import L, say, words
 from digitlab.vision.pictures import png_bytes, view_image
-
-NOT_ONE_FOLDER = "_none-of-these"  # the export's folder for corrections that are none of the classes
 
 words({
     "tab.teach": ("Teach", "教它"),
@@ -261,7 +260,7 @@ class Teach:
         path.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(path, "w") as z:
             for i, c in enumerate(corrections):
-                folder = safe_name(labels[c.label]) if c.label != NOT_ONE else NOT_ONE_FOLDER
+                folder = safe_name(labels[c.label]) if c.label != NOT_ONE else OWN_FOLDER
                 z.writestr(f"corrections/{folder}/{i:04d}.png", png_bytes(view_image(c.view)))
             z.writestr("corrections/README.md", corrections_card(names, corrections, visitor.active.title))
         return str(path)
@@ -302,11 +301,11 @@ class Teach:
 def corrections_card(names: list[str], corrections: list[Correction], model: str) -> str:
     counts: dict[str, int] = {}
     for c in corrections:
-        name = names[c.label] if c.label != NOT_ONE else f"{NOT_ONE_FOLDER}/ (none of the classes)"
+        name = names[c.label] if c.label != NOT_ONE else f"{OWN_FOLDER}/ (none of the classes)"
         counts[name] = counts.get(name, 0) + 1
     rows = "\n".join(f"| {html.escape(n)} | {k} |" for n, k in counts.items())
-    none = (f" Images in `{NOT_ONE_FOLDER}/` are none of the classes: the model should have declined them; move "
-            "that folder out before training on the others as classes.") if any(
+    none = (f" Images in `{OWN_FOLDER}/` are none of the classes: the model should have declined them, and a run "
+            "that learns to decline (the default) learns them so.") if any(
         c.label == NOT_ONE for c in corrections) else ""
     return ("---\nlicense: cc-by-4.0\ntags:\n- digitlab\n- image-classification\n---\n\n"
             f"# Corrections made in digitlab\n\nImages a model ({html.escape(model)}) read wrong, with the label "
