@@ -26,8 +26,8 @@ class Dataset:
     spec: DatasetSpec
     source: str  # where it came from: "sample", a folder, "download"; logs always say
     notes: list[str] = field(default_factory=list)  # what a user should know: skipped files, a fallback
-    # Views of what is none of its classes, for a run that learns to decline (a visitor's "not one of these"
-    # corrections among the shipped ones); None: the shipped ones, where they ship (digitlab.data.negatives).
+    # Views of what is none of its classes, for a run that learns to decline (a visitor's own, from corrections or a
+    # _none-of-these/ folder, among the shipped ones); None: the shipped ones, where they ship (data.negatives).
     negatives: torch.Tensor | None = None
 
     @property

@@ -17,7 +17,7 @@ import torch
 
 from digitlab.data.archives import archive_listing, archive_members
 from digitlab.data.dataset import DataError, Dataset, from_arrays
-from digitlab.data.negatives import OWN_FOLDER, own_among, with_own
+from digitlab.data.negatives import OWN_FOLDER, with_own
 from digitlab.data.specs import SPECS, glyph_spec
 from digitlab.spec import DatasetSpec
 from digitlab.vision.imageio import IMAGE_SUFFIXES, ImageError, read_pixels
@@ -207,9 +207,9 @@ def read_class_folders(path: Path, spec: DatasetSpec | None = None, required_spl
         views, unread = read_views(own_negatives, view, spec)
         skipped += unread
         if views:
-            data.negatives, times = with_own(spec, torch.from_numpy(np.stack(views)))
+            data.negatives, where = with_own(spec, torch.from_numpy(np.stack(views)))
             data.notes.append(f"{len(views)} image(s) in {OWN_FOLDER}/ are none of the classes: a run that learns to "
-                              f"decline learns them so ({own_among(len(data.negatives), len(views), times)})")
+                              f"decline learns them so ({where})")
     if skipped:
         data.notes.append(f"{skipped} file(s) could not be read as images and were skipped.")
     return data

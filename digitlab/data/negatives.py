@@ -46,18 +46,12 @@ def negatives_for(spec: DatasetSpec) -> torch.Tensor | None:
     return stored() if has_negatives(spec) else None
 
 
-def with_own(spec: DatasetSpec, own: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """The shipped negatives for `spec` (where they ship) and `own` repeated to OWN_SHARE of them, and how many
-    times each of `own` is there: a visitor's marks count without crowding the shipped ones out."""
+def with_own(spec: DatasetSpec, own: torch.Tensor) -> tuple[torch.Tensor, str]:
+    """The shipped negatives for `spec` (where they ship) and `own` repeated to OWN_SHARE of them, so that a visitor's
+    marks count without crowding the shipped ones out; and where they went, in words for the run's log."""
     shipped = negatives_for(spec)
     if shipped is None:
-        return own, 1
+        return own, "nothing of the kind ships for this model's view: only these"
     times = max(1, round(OWN_SHARE / (1 - OWN_SHARE) * len(shipped) / max(len(own), 1)))
-    return torch.cat([shipped, own.repeat(times, 1, 1, 1)]), times
-
-
-def own_among(pool: int, own: int, times: int) -> str:
-    """Where a run's log says a visitor's own negatives went: among the shipped ones, or alone."""
-    if pool == own:
-        return "nothing of the kind ships for this model's view: only these"
-    return f"each seen {times}x among {pool - own * times:,} shipped examples of what is none of them"
+    return (torch.cat([shipped, own.repeat(times, 1, 1, 1)]),
+            f"each seen {times}x among {len(shipped):,} shipped examples of what is none of them")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from digitlab.data.dataset import Dataset
-from digitlab.data.negatives import own_among, with_own
+from digitlab.data.negatives import with_own
 from digitlab.models import Classifier
 from digitlab.training.config import TrainConfig
 from digitlab.training.evaluate import evaluate
@@ -70,9 +70,8 @@ def with_corrections(data: Dataset, path: Path, seed: int = 0) -> Dataset:
                           "uses all)"]
     negatives = None
     if len(others):
-        negatives, times = with_own(spec, others)
-        notes.append(f"learning to decline {len(others)} correction(s) that are none of the classes "
-                     f"({own_among(len(negatives), len(others), times)})")
+        negatives, where = with_own(spec, others)
+        notes.append(f"learning to decline {len(others)} correction(s) that are none of the classes ({where})")
     return replace(data, train_images=train_x, train_labels=train_y, test_images=data.test_images[judged],
                    test_labels=data.test_labels[judged], notes=notes, negatives=negatives)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import shutil
 import zipfile
+from collections import Counter
 from typing import Any
 
 import gradio as gr
@@ -299,10 +300,8 @@ class Teach:
 
 
 def corrections_card(names: list[str], corrections: list[Correction], model: str) -> str:
-    counts: dict[str, int] = {}
-    for c in corrections:
-        name = names[c.label] if c.label != NOT_ONE else f"{OWN_FOLDER}/ (none of the classes)"
-        counts[name] = counts.get(name, 0) + 1
+    counts = Counter(names[c.label] if c.label != NOT_ONE else f"{OWN_FOLDER}/ (none of the classes)"
+                     for c in corrections)
     rows = "\n".join(f"| {html.escape(n)} | {k} |" for n, k in counts.items())
     none = (f" Images in `{OWN_FOLDER}/` are none of the classes: the model should have declined them, and a run "
             "that learns to decline (the default) learns them so.") if any(
