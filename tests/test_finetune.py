@@ -25,7 +25,7 @@ def test_corrections_are_mixed_with_a_replay_and_judged_on_a_seeded_test_sample(
     assert len(tuned.test_labels) == JUDGE < len(data.test_labels)
     again = with_corrections(data, path, seed=0)
     assert torch.equal(again.test_images, tuned.test_images)  # the same sample: before and after compare
-    assert any("judged on 2,000 of the 3,000 test images" in note for note in tuned.notes)
+    assert any("judged on 2,000 of the 3,000 test images" in str(note) for note in tuned.notes)
 
 
 def test_a_fine_tune_keeps_the_models_calibration_and_its_decision(tmp_path):
@@ -61,7 +61,7 @@ def test_a_correction_that_is_none_of_the_classes_joins_the_negatives_not_the_cl
     mine = tuned.negatives[shipped:]
     assert {int(v[0, 0, 0]) for v in mine} == {90, 7} and (mine[:, :, 0, 0] == 90).sum() == len(mine) // 2
     assert abs(len(mine) / len(tuned.negatives) - OWN_SHARE) < 0.01
-    assert any("learning to decline 2 correction(s)" in note for note in tuned.notes)
+    assert any("learning to decline 2 correction(s)" in str(note) for note in tuned.notes)
     only_classes = with_corrections(data, save_corrections(tmp_path / "four.npz", views[:1], [4]), seed=0)
     assert only_classes.negatives is None  # a run then declines from the shipped ones, as before
 
@@ -89,4 +89,4 @@ def test_where_no_negatives_ship_the_none_corrections_are_the_only_ones_and_the_
     views = [np.full((1, 28, 28), 60, np.uint8)] * 2
     tuned = with_corrections(data, save_corrections(tmp_path / "set.npz", views, [NOT_ONE, NOT_ONE]), seed=0)
     assert len(tuned.negatives) == 2 and (tuned.negatives == 60).all()
-    assert any("nothing of the kind ships for this model's view: only these" in note for note in tuned.notes)
+    assert any("nothing of the kind ships for this model's view: only these" in str(note) for note in tuned.notes)

@@ -19,7 +19,7 @@ from tests.conftest import free_port, train_args
 pytest_plugins = ["tests.hub_server"]
 PACKAGE = Path(__file__).resolve().parent.parent / "digitlab"
 # Each layer may import from itself and the layers before it; nothing runs back up.
-LAYERS = ["spec", "policy", "assets", "vision", "data", "models", "hub", "training", "inference", "serve", "ui", "cli",
+LAYERS = ["spec", "note", "policy", "assets", "vision", "data", "models", "hub", "training", "inference", "serve", "ui", "cli",
           "__main__"]
 
 

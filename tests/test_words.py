@@ -64,3 +64,80 @@ def test_a_checkbox_takes_true_or_false_and_refuses_the_rest_in_the_visitors_lan
             Lab.flag(odd, "decline")
     with pytest.raises(gr.Error, match="只有勾选与不勾选两种"):
         Lab.flag("false", "decline", "zh-CN")
+
+
+def notes_a_run_can_say(tmp_path, monkeypatch) -> list:
+    """A run's notes as the code makes them: the sample fallbacks, a folder's own negatives and unreadable files, a
+    fine-tune's replay and corrections, no negatives for a photo view, torch.compile failing."""
+    import torch
+    from PIL import Image, ImageDraw
+
+    from digitlab.data import registry
+    from digitlab.data.dataset import DataError
+    from digitlab.data.formats import load_image_folder
+    from digitlab.data.negatives import OWN_FOLDER
+    from digitlab.training.config import preset
+    from digitlab.training.finetune import NOT_ONE, save_corrections, with_corrections
+    from digitlab.training.loop import Note, train, try_compile
+
+    def offline(name):
+        raise DataError(f"Could not download {name}: no internet here.")
+
+    monkeypatch.setattr(registry, "download", offline)
+    notes = [*registry.load_dataset("mnist", "auto").notes, *registry.load_dataset("chinese-mnist", "auto").notes]
+    for folder, count in (("zero", 5), ("one", 5), (OWN_FOLDER, 2)):
+        (tmp_path / "mine" / folder).mkdir(parents=True)
+        for i in range(count):
+            mark = Image.new("L", (30, 30), 255)
+            ImageDraw.Draw(mark).line([(5, 5 + 4 * i), (25, 25)], fill=0, width=3)
+            mark.save(tmp_path / "mine" / folder / f"{i}.png")
+    (tmp_path / "mine" / "one" / "broken.png").write_bytes(b"not an image")
+    notes += load_image_folder(tmp_path / "mine").notes + load_image_folder(tmp_path / "mine", view="photo").notes
+    mnist = registry.load_sample("mnist")
+    for labels in ([4, NOT_ONE], [NOT_ONE]):
+        path = save_corrections(tmp_path / f"{len(labels)}.npz", [np.full((1, 28, 28), 200, np.uint8)] * len(labels),
+                                labels)
+        notes += with_corrections(mnist, path, seed=0).notes
+    run = train(preset("fast", dataset="fashion-mnist", data="sample", decline=True),
+                data=registry.load_sample("fashion-mnist"))
+    notes.append(next(item for item in run if isinstance(item, Note)))  # said before the first batch
+    run.close()
+
+    def broken(model, **kwargs):
+        raise RuntimeError("no C++ compiler found")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    notes.append(try_compile(torch.nn.Linear(2, 2), torch.zeros(1, 2))[1])
+    return notes
+
+
+def test_a_runs_notes_are_said_in_the_visitors_language_and_cross_the_workers_pipe(tmp_path, monkeypatch):
+    from digitlab.training import protocol
+    from digitlab.ui.text import NOTE_ZH, said
+
+    notes = notes_a_run_can_say(tmp_path, monkeypatch)
+    clauses = [v for n in notes for v in n.params.values() if hasattr(v, "key")]
+    assert {n.key for n in notes + clauses} == set(NOTE_ZH), "every note the code makes, once"
+    for note in notes:
+        assert said(note, "en") == note.text
+        chinese = said(note, "zh-CN")
+        assert chinese != note.text and any("\u4e00" <= ch <= "\u9fff" for ch in chinese) and "{" not in chinese
+        for value in note.params.values():
+            if isinstance(value, int):
+                assert f"{value:,}" in chinese, (note.key, value)  # the counts are kept
+        piped = protocol.from_json(protocol.to_json(note))
+        assert said(piped, "zh-CN") == chinese and said(piped, "en") == note.text
+
+
+def test_every_note_the_package_makes_has_chinese_words():
+    """A note made anywhere in the package (note("key", ...)) is said in Chinese too: a new one without its words
+    would reach a Chinese visitor's log in English."""
+    import re
+    from pathlib import Path
+
+    import digitlab
+    from digitlab.ui.text import NOTE_ZH
+
+    made = {key for path in Path(digitlab.__file__).parent.rglob("*.py")
+            for key in re.findall(r"\bnote\(\s*\"([\w.]+)\"", path.read_text(encoding="utf-8"))}
+    assert made == set(NOTE_ZH)

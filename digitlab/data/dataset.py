@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from digitlab.note import Note
 from digitlab.spec import DatasetSpec
 
 
@@ -25,7 +26,7 @@ class Dataset:
     test_labels: torch.Tensor
     spec: DatasetSpec
     source: str  # where it came from: "sample", a folder, "download"; logs always say
-    notes: list[str] = field(default_factory=list)  # what a user should know: skipped files, a fallback
+    notes: list[Note] = field(default_factory=list)  # what a user should know: skipped files, a fallback
     # Views of what is none of its classes, for a run that learns to decline (a visitor's own, from corrections or a
     # _none-of-these/ folder, among the shipped ones); None: the shipped ones, where they ship (data.negatives).
     negatives: torch.Tensor | None = None

@@ -19,6 +19,7 @@ from digitlab.data.archives import archive_listing, archive_members
 from digitlab.data.dataset import DataError, Dataset, from_arrays
 from digitlab.data.negatives import OWN_FOLDER, with_own
 from digitlab.data.specs import SPECS, glyph_spec
+from digitlab.note import note
 from digitlab.spec import DatasetSpec
 from digitlab.vision.imageio import IMAGE_SUFFIXES, ImageError, read_pixels
 from digitlab.vision.views import VIEWS
@@ -208,10 +209,11 @@ def read_class_folders(path: Path, spec: DatasetSpec | None = None, required_spl
         skipped += unread
         if views:
             data.negatives, where = with_own(spec, torch.from_numpy(np.stack(views)))
-            data.notes.append(f"{len(views)} image(s) in {OWN_FOLDER}/ are none of the classes: a run that learns to "
-                              f"decline learns them so ({where})")
+            data.notes.append(note("data.own_folder", "{n} image(s) in {folder}/ are none of the classes: a run that "
+                                   "learns to decline learns them so ({where})", n=len(views), folder=OWN_FOLDER,
+                                   where=where))
     if skipped:
-        data.notes.append(f"{skipped} file(s) could not be read as images and were skipped.")
+        data.notes.append(note("data.skipped", "{n} file(s) could not be read as images and were skipped.", n=skipped))
     return data
 
 

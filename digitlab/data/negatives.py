@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from digitlab.note import Note, note
 from digitlab.spec import DatasetSpec
 
 NEGATIVES = Path(__file__).resolve().parent / "sample" / "negatives.npz"  # beside the samples
@@ -46,12 +47,13 @@ def negatives_for(spec: DatasetSpec) -> torch.Tensor | None:
     return stored() if has_negatives(spec) else None
 
 
-def with_own(spec: DatasetSpec, own: torch.Tensor) -> tuple[torch.Tensor, str]:
+def with_own(spec: DatasetSpec, own: torch.Tensor) -> tuple[torch.Tensor, Note]:
     """The shipped negatives for `spec` (where they ship) and `own` repeated to OWN_SHARE of them, so that a visitor's
     marks count without crowding the shipped ones out; and where they went, in words for the run's log."""
     shipped = negatives_for(spec)
     if shipped is None:
-        return own, "nothing of the kind ships for this model's view: only these"
+        return own, note("own.alone", "nothing of the kind ships for this model's view: only these")
     times = max(1, round(OWN_SHARE / (1 - OWN_SHARE) * len(shipped) / max(len(own), 1)))
     return (torch.cat([shipped, own.repeat(times, 1, 1, 1)]),
-            f"each seen {times}x among {len(shipped):,} shipped examples of what is none of them")
+            note("own.among", "each seen {times:,}x among {shipped:,} shipped examples of what is none of them",
+                 times=times, shipped=len(shipped)))

@@ -20,6 +20,7 @@ from digitlab.data.dataset import DataError, Dataset, from_arrays
 from digitlab.data.download import DOWNLOADS, fetch_dataset
 from digitlab.data.formats import LOADERS, load_image_folder, read_class_folders
 from digitlab.data.specs import SPECS
+from digitlab.note import note
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +63,17 @@ def load_dataset(name: str = "mnist", source: str | Path | None = "auto", **own)
         return load_from_folder(name, folder / SHARED_NAMES[name] if (folder / SHARED_NAMES[name]).exists() else folder)
     if name not in DOWNLOADS:
         data = load_sample(name)
-        data.notes.append(f"{name} has no standard download: this is the shipped sample. "
-                          "Give a folder of the full data (or set $DIGITLAB_DATA_DIR) to use all of it.")
+        data.notes.append(note("data.no_download", "{name} has no standard download: this is the shipped sample. Give "
+                               "a folder of the full data (or set $DIGITLAB_DATA_DIR) to use all of it.", name=name))
         return data
     try:
         return download(name)
     except DataError as err:  # offline or blocked: the sample keeps the lab usable (the note says it once)
         log.info("%s", err)
         data = load_sample(name)
-        data.notes.append(f"{err} Using the shipped sample instead ({len(data.train_labels):,} training and "
-                          f"{len(data.test_labels):,} test images).")
+        data.notes.append(note("data.offline", "{err} Using the shipped sample instead ({train:,} training and "
+                               "{test:,} test images).", err=str(err), name=name, train=len(data.train_labels),
+                               test=len(data.test_labels)))
         return data
 
 

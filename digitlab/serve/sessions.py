@@ -59,7 +59,6 @@ class Run:
     calibration: dict
     folder: Path  # model.safetensors, config.json, the card
     zip_path: Path | None = None
-    notes: list[str] = field(default_factory=list)
     kind: str = "train"  # or "finetune" (on corrections)
     before_after: dict = field(default_factory=dict)  # fine-tuning: accuracy on the corrections and test set
     command: str = ""  # the CLI command that repeats it

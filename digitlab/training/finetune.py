@@ -18,6 +18,7 @@ import torch
 from digitlab.data.dataset import Dataset
 from digitlab.data.negatives import with_own
 from digitlab.models import Classifier
+from digitlab.note import note
 from digitlab.training.config import TrainConfig
 from digitlab.training.evaluate import evaluate
 
@@ -64,14 +65,18 @@ def with_corrections(data: Dataset, path: Path, seed: int = 0) -> Dataset:
     train_x = torch.cat([replay_x, images.repeat(times, 1, 1, 1)])
     train_y = torch.cat([replay_y, labels.repeat(times)])
     judged = torch.randperm(len(data.test_labels), generator=gen)[:JUDGE]
-    taught = f"{len(labels)} correction(s) (each seen {times}x) and " if len(labels) else ""
-    notes = [*data.notes, f"fine-tuning on {taught}a replay of {len(pick):,} of the model's own training images; "
-                          f"judged on {len(judged):,} of the {len(data.test_labels):,} test images (the Evaluate tab "
-                          "uses all)"]
+    replay = note("finetune.replay", "a replay of {replay:,} of the model's own training images; judged on {judged:,} "
+                  "of the {test:,} test images (the Evaluate tab uses all)", replay=len(pick), judged=len(judged),
+                  test=len(data.test_labels))
+    tuning = note("finetune.taught", "fine-tuning on {n} correction(s) (each seen {times:,}x) and {replay}",
+                  n=len(labels), times=times, replay=replay) if len(labels) else \
+        note("finetune.replay_only", "fine-tuning on {replay}", replay=replay)
+    notes = [*data.notes, tuning]
     negatives = None
     if len(others):
         negatives, where = with_own(spec, others)
-        notes.append(f"learning to decline {len(others)} correction(s) that are none of the classes ({where})")
+        notes.append(note("finetune.decline", "learning to decline {n} correction(s) that are none of the classes "
+                          "({where})", n=len(others), where=where))
     return replace(data, train_images=train_x, train_labels=train_y, test_images=data.test_images[judged],
                    test_labels=data.test_labels[judged], notes=notes, negatives=negatives)
 

@@ -26,6 +26,7 @@ from digitlab.data.registry import load_dataset
 from digitlab.models import Classifier
 from digitlab.models.threads import TORCH_THREADS
 from digitlab.models.transfer import freeze_backbone, start_from
+from digitlab.note import Note, note
 from digitlab.training.config import TrainConfig
 from digitlab.training.distributed import Group
 from digitlab.training.evaluate import decline_threshold, evaluate, fit_temperature
@@ -66,20 +67,13 @@ class EpochRecord:
 
 
 @dataclass
-class Note:
-    """Something the person training should read (a fallback taken, a setting changed); not an error."""
-
-    text: str
-
-
-@dataclass
 class TrainResult:
     model: Classifier
     records: list[EpochRecord]
     config: TrainConfig
     stopped: bool  # True when the stop flag ended training early
     data: str
-    notes: list[str] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
     calibration: dict = field(default_factory=dict)  # temperature, held-out images, test ECE before / after
     evaluation: dict = field(default_factory=dict)  # the calibrated model on the test split: Evaluation.summary()
 
@@ -161,7 +155,7 @@ def holdout_split(labels: torch.Tensor, share: float, gen: torch.Generator) -> t
     return torch.cat(keep).sort().values, torch.cat(held).sort().values
 
 
-def try_compile(model: torch.nn.Module, sample: torch.Tensor) -> tuple[torch.nn.Module, str | None]:
+def try_compile(model: torch.nn.Module, sample: torch.Tensor) -> tuple[torch.nn.Module, Note | None]:
     """torch.compile(model), proven on one forward and backward; else the model as it is and why not."""
     try:
         compiled = torch.compile(model)
@@ -171,7 +165,8 @@ def try_compile(model: torch.nn.Module, sample: torch.Tensor) -> tuple[torch.nn.
     except Exception as err:  # no compiler, an unsupported platform or op: train eagerly
         model.zero_grad(set_to_none=True)
         reason = " ".join(str(err).split())[:160] or type(err).__name__
-        return model, f"torch.compile could not run here ({type(err).__name__}: {reason}); training without it"
+        return model, note("train.no_compile", "torch.compile could not run here ({error}: {reason}); training "
+                           "without it", error=type(err).__name__, reason=reason)
 
 
 def exposure_start(scheduler) -> float:
@@ -279,8 +274,7 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
     shard = (group.rank, group.world) if group else (0, 1)
     device = group.device if group else pick_device(cfg.device)
     notes = list(data.notes)
-    for text in data.notes:
-        yield Note(text)
+    yield from data.notes
     torch.manual_seed(cfg.seed)
     order_gen = torch.Generator().manual_seed(cfg.seed)  # the same on every process: one permutation per epoch
     aug_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1000 * shard[0])  # each process its own
@@ -291,10 +285,11 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
     if negatives is not None:
         negatives = negatives.to(device)
     elif cfg.decline:  # asked for, where nothing ships to learn it from: say so rather than answer everything quietly
-        why_not = (f"{data.name} has no examples of what is none of its classes to learn from (they ship for 28 px "
-                   "handwriting only): this model will not learn to say \"not one of mine\" and answers everything.")
+        why_not = note("train.no_negatives", "{data} has no examples of what is none of its classes to learn from "
+                       "(they ship for 28 px handwriting only): this model will not learn to say \"not one of mine\" "
+                       "and answers everything.", data=data.name)
         notes.append(why_not)
-        yield Note(why_not)
+        yield why_not
     model.mirror = cfg.augment and data.spec.view == "photo"  # flips in training: the mirror reads too
     model = model.to(device, memory_format=torch.channels_last)
     step_model = group.wrap(model) if group else model
@@ -302,7 +297,7 @@ def train(cfg: TrainConfig | None = None, data: Dataset | None = None, stop: thr
         step_model, why_not = try_compile(step_model, as_pixels(train_x[:2]))
         if why_not:
             notes.append(why_not)
-            yield Note(why_not)
+            yield why_not
     optimizer = make_optimizer(model, cfg)
     steps = math.ceil(len(train_y) / cfg.batch_size)
     scheduler = one_cycle(optimizer, cfg.epochs * steps, cfg.cycle_momentum)

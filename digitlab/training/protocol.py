@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 
+from digitlab.note import Note
+
 STOP = "stop"  # a line on the worker's stdin: end after the current batch
 
 
@@ -46,11 +48,6 @@ class Progress:
 
 
 @dataclass
-class Note:
-    text: str
-
-
-@dataclass
 class Record:
     epoch: dict  # EpochRecord.as_dict()
 
@@ -63,7 +60,6 @@ class Done:
     data: str
     config: dict
     calibration: dict = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
     before_after: dict = field(default_factory=dict)  # a fine-tune: accuracy on the corrections and test images
 
 

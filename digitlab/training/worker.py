@@ -155,7 +155,7 @@ def train_job(job: Job, stop: threading.Event) -> None:
 
     for item in loop.train(cfg, data=data, stop=stop, on_batch=on_batch, watch=base.test_images[watch]):
         if isinstance(item, loop.Note):
-            emit(protocol.Note(item.text))
+            emit(item)
         elif isinstance(item, loop.EpochRecord):
             emit(Record(item.as_dict()))
         else:
@@ -168,7 +168,7 @@ def train_job(job: Job, stop: threading.Event) -> None:
                     compared = before_after(load_model(cfg.init), item.model, data, Path(job.corrections),
                                             item.evaluation.get("accuracy"))
             emit(Done(job.out if item.records else None, item.stopped, item.model.arch, item.data,
-                      asdict(item.config), item.calibration, item.notes, compared))
+                      asdict(item.config), item.calibration, compared))
 
 
 def main() -> None:

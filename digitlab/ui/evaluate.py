@@ -25,7 +25,7 @@ from digitlab.ui.answers import explanation_html, require_trainable
 from digitlab.ui.components import CheckedNumber
 from digitlab.ui.lab import as_text, plain, title_in
 from digitlab.ui.page import Page
-from digitlab.ui.text import L, say, words
+from digitlab.ui.text import L, said, say, words
 from digitlab.vision.pictures import view_image
 
 GALLERY = 48  # test images shown for one cell of the confusion matrix, most confident first
@@ -176,7 +176,7 @@ class Evaluate:
         confusion = pd.DataFrame(result.confusion().numpy(), columns=[f"→ {n}" for n in names])
         confusion.insert(0, say(lang, "evaluate.corner"), names)
         confusion = confusion.style.apply(mistakes, axis=None)
-        note = " · ".join(data.notes)
+        note = " · ".join(said(n, lang) for n in data.notes)
         text = say(lang, "evaluate.summary", title=as_text(title_in(choice, lang)), data=as_text(data), acc=result.accuracy,
                    errors=result.errors, images=len(data.test_labels), loss=result.loss, ece=result.ece(),
                    t=result.temperature) + (f"  \n*{as_text(note)}*" if note else "")

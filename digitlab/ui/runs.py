@@ -21,7 +21,7 @@ from digitlab.inference.predictor import Predictor
 from digitlab.serve.sessions import TRAINED_HERE, ModelChoice, Run, Visitor
 from digitlab.training import protocol
 from digitlab.training.jobs import Begun, Capped, Left, Queued, Ticket
-from digitlab.ui.text import say, words
+from digitlab.ui.text import said, say, words
 
 words({
     "runs.waiting": ("Waiting for the trainer: {ahead} run(s) ahead of yours, about {wait} to wait…",
@@ -146,7 +146,7 @@ async def follow(visitor: Visitor, ticket: Ticket, number: int, kind: str = "tra
             state.status = say(lang, "runs.batch", epoch=len(state.records) + 1, epochs=epochs, step=event.step,
                                steps=event.steps)
         elif isinstance(event, protocol.Note):
-            state.log.append(say(lang, "runs.note", text=private_paths_out(event.text, visitor)))
+            state.log.append(say(lang, "runs.note", text=private_paths_out(said(event, lang), visitor)))
         elif isinstance(event, protocol.Record):
             state.records.append(event.epoch)
             state.log.append(say(lang, "runs.log_line", **event.epoch))
@@ -220,7 +220,7 @@ def keep(visitor: Visitor, number: int, folder: Path, records: list[dict], done:
     zip_path = Path(shutil.make_archive(str(folder.parent / f"digitlab-{model.arch}-run-{number}"), "zip", folder))
     run = Run(number, ModelChoice(f"run:{number}", "", Predictor(model), TRAINED_HERE, card=card), records,
               done.config, done.data, sum(r["seconds"] for r in records), bool(done.stopped), done.calibration,
-              folder, zip_path, done.notes, kind, done.before_after, card.get("command", ""))
+              folder, zip_path, kind, done.before_after, card.get("command", ""))
     run.choice = ModelChoice(run.choice.key, run_title(run, visitor.lang), run.choice.predictor, TRAINED_HERE,
                              card=card)
     dropped = visitor.add_run(run)

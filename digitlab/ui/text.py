@@ -12,6 +12,8 @@ from __future__ import annotations
 import gradio as gr
 from gradio.i18n import I18nData
 
+from digitlab.note import Note
+
 LANGUAGES = {"en": "English", "zh-CN": "中文"}
 WORDS: dict[str, tuple[str, str]] = {}
 
@@ -53,6 +55,34 @@ IMAGE_ZH = {
     "needs_handwriting": "读整个数字需要手写模型；这个模型识别的是 {name} 照片。",
     "not_uploaded": "这个文件不是在这里上传的；请重新上传图片。",
 }
+
+
+# What a run's notes say (digitlab.note keys), for Chinese visitors; English is the note's own text
+NOTE_ZH = {
+    "data.no_download": "{name} 没有标准下载：这是自带的小样本。给出完整数据的文件夹（或设置 $DIGITLAB_DATA_DIR）才能用上全部。",
+    "data.offline": "无法下载 {name}（离线或被拦截），改用自带的小样本（{train:,} 张训练图片、{test:,} 张测试图片）。",
+    "data.own_folder": "{folder}/ 里的 {n} 张图片不属于任何一类：学习拒认的训练会学着拒认它们（{where}）",
+    "data.skipped": "{n} 个文件无法作为图片读取，已跳过。",
+    "own.alone": "这个模型的视图没有自带这类例子：只用这些",
+    "own.among": "每张看 {times:,} 次，混在 {shipped:,} 个自带的「都不是」例子中",
+    "finetune.replay": "重放模型自己的 {replay:,} 张训练图片；在 {test:,} 张测试图片中的 {judged:,} 张上评判（「评估」页用全部）",
+    "finetune.taught": "微调：{n} 条更正（每条看 {times:,} 次）和{replay}",
+    "finetune.replay_only": "微调：{replay}",
+    "finetune.decline": "学习拒认 {n} 条「都不是」的更正（{where}）",
+    "train.no_negatives": "{data} 没有「不属于任何一类」的例子可学（只为 28 像素的手写视图自带）：这个模型学不会说"
+                          "「这不是我认识的」，对什么都会给出答案。",
+    "train.no_compile": "torch.compile 在这里无法运行（{error}: {reason}）；不用它继续训练",
+}
+
+
+def said(note: Note | dict, lang: str) -> str:
+    """A run's note in the visitor's language; `note` may be the dict it crossed the worker's pipe as, and a clause
+    among its values (a Note too) is said in that language as well."""
+    note = Note(**note) if isinstance(note, dict) else note
+    zh = NOTE_ZH.get(note.key)
+    if lang != "zh-CN" or not zh:
+        return note.text
+    return zh.format(**{k: said(v, lang) if isinstance(v, Note | dict) else v for k, v in note.params.items()})
 
 
 def reason(err: object, lang: str) -> str:
