@@ -41,9 +41,9 @@ words({
     "evaluate.cell_images": ("Test images in this cell", "这一格的测试图片"),
     "evaluate.click_cell": ("Click a cell of the confusion matrix to see its test images.", "点混淆矩阵的一个格子，看它的测试图片。"),
     "evaluate.click_number": ("Click a number in the matrix (not the class name).", "请点矩阵中的数字（不是类别名）。"),
-    "evaluate.summary": ("**{title}** on {data}: accuracy **{acc:.2f} %** ({errors} errors in {images:,} test images), "
+    "evaluate.summary": ("**{title}** on {data} ({train:,} train / {images:,} test): accuracy **{acc:.2f} %** ({errors} errors in {images:,} test images), "
                          "loss {loss:.4f}, calibration error {ece:.2f} % (temperature {t:.3g}).",
-                         "**{title}** 在 {data} 上：准确率 **{acc:.2f} %**（{images:,} 张测试图片中错了 {errors} 张），"
+                         "**{title}** 在 {data}（训练图 {train:,} 张）上：准确率 **{acc:.2f} %**（{images:,} 张测试图片中错了 {errors} 张），"
                          "损失 {loss:.4f}，校准误差 {ece:.2f} %（温度 {t:.3g}）。"),
     "evaluate.cell": ("**{n}** test {images} of **{true}** {what} **{answer}**{more}. Click one to see why.",
                       "**{n}** 张 **{true}** 的测试图片{what} **{answer}**{more}。点一张看看为什么。"),
@@ -177,7 +177,8 @@ class Evaluate:
         confusion.insert(0, say(lang, "evaluate.corner"), names)
         confusion = confusion.style.apply(mistakes, axis=None)
         note = " · ".join(said(n, lang) for n in data.notes)
-        text = say(lang, "evaluate.summary", title=as_text(title_in(choice, lang)), data=as_text(data), acc=result.accuracy,
+        text = say(lang, "evaluate.summary", title=as_text(title_in(choice, lang)), data=as_text(data.name),
+                   train=len(data.train_labels), acc=result.accuracy,
                    errors=result.errors, images=len(data.test_labels), loss=result.loss, ece=result.ece(),
                    t=result.temperature) + (f"  \n*{as_text(note)}*" if note else "")
         return text, per_class, confusion, [], say(lang, "evaluate.click_cell"), ""
