@@ -11,6 +11,10 @@ Two families that share no code path and no font, so that a model taught on one 
   for the clothes model both, upright.
   A stroke the model starting out reads at >= 0.95 is left out: it may look like one of the classes; with
   --hollow, that share of them drawn hollow (scripts/styled_views.hollow), as the hollow digits it learns;
+  with --strokes, only glyphs of Hershey's stroke fonts (pip install Hershey-Fonts: a dev tool, not a dependency
+  of the app), their strokes drawn with a round pen, stretched, slanted and turned: LETTERS in script, cursive,
+  gothic and plain hands, and uncurated Greek, Cyrillic, kana and symbols, left out where the model reads them at
+  >= 0.95 as handwriting is;
 - "test": letters of Debian's handwriting fonts (scripts/sketches.FONT_NAMES), shapes from parametric outlines
   with a wobbling hand (houses, suns, moons, clouds, lightning, flowers, fish, envelopes, trees), scribbles as
   Lissajous loops and hatching.
@@ -21,12 +25,14 @@ coloured ink on tinted paper or a phone photo, and read with the model's own pre
 
     python scripts/negatives.py --family test --n 600 --out /tmp/negatives-test.npz [--weights weights/mnist]
     python scripts/negatives.py --family train --n 9000 --handwriting ../shared/data --out /tmp/neg-written.npz
+    python scripts/negatives.py --family train --strokes --n 4000 --seed 20 --out /tmp/neg-strokes.npz
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import string
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,6 +152,37 @@ def doodle(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
     return lines
 
 
+# Hershey's stroke fonts (the Hershey-Fonts package): letters as a pen draws them, in hands no TTF font here has,
+# and glyphs of other scripts and symbols. The Latin ones are LETTERS; the others are not curated: a view the model
+# reads surely is left out, as handwriting is (LOOKS_LIKE_ONE)
+STROKE_LETTERS = ("scripts", "scriptc", "cursive", "futural", "rowmans", "timesi", "gothiceng")
+STROKE_OTHERS = ("greek", "cyrillic", "japanese", "symbolic", "mathupp")
+OTHER_CHARS = string.ascii_letters + "#$%&*+<>?@[]^{}~"
+
+
+def stroked(rng: np.random.Generator) -> tuple[str, list[list[tuple[float, float]]]]:
+    """("letter" or "symbol", its strokes in the SIDE square), stretched, slanted and turned a little: the font's own
+    strokes, with no wobble (the test family's hand is its own)."""
+    from HersheyFonts import HersheyFonts
+
+    latin = rng.random() < 0.5
+    font = HersheyFonts()
+    font.load_default_font(str(rng.choice(STROKE_LETTERS if latin else STROKE_OTHERS)))
+    chars = LETTERS if latin else OTHER_CHARS
+    strokes = list(font.strokes_for_text(chars[int(rng.integers(len(chars)))]))
+    points = np.concatenate([np.asarray(s, float) for s in strokes]) if strokes else np.zeros((1, 2))
+    low, high = points.min(0), points.max(0)
+    scale = SIDE * rng.uniform(0.55, 0.8) / max(float((high - low).max()), 1e-6) * np.array([rng.uniform(0.8, 1.2), -1])
+    slant, turn = rng.uniform(-0.3, 0.3), rng.normal(0, 0.15)
+    cos, sin = math.cos(turn), math.sin(turn)
+    lines = []
+    for s in strokes:
+        xy = (np.asarray(s, float) - (low + high) / 2) * scale  # the font's y points up
+        xy[:, 0] += slant * xy[:, 1]
+        lines.append([tuple(p) for p in xy @ [[cos, sin], [-sin, cos]] + SIDE / 2])
+    return ("letter" if latin else "symbol"), lines
+
+
 def random_walk(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
     x = y = SIDE / 2
     angle, points = rng.uniform(0, 2 * math.pi), [(x, y)]
@@ -263,22 +300,27 @@ def loops(rng: np.random.Generator) -> list[list[tuple[float, float]]]:
 
 # ---------------------------------------------------------------- as the app receives them
 def inks(family: str, n: int, rng: np.random.Generator, skip: tuple[str, ...] = (),
-         handwriting: Handwriting | None = None, hollowed: float = 0.0) -> Iterator[tuple[str, np.ndarray]]:
-    """(what, float ink map) pairs: letters, shapes and scribbles in turn, and handwriting if given; `hollowed`
-    of them drawn hollow."""
-    for what, ink in plain_inks(family, n, rng, skip, handwriting):
+         handwriting: Handwriting | None = None, hollowed: float = 0.0,
+         strokes: bool = False) -> Iterator[tuple[str, np.ndarray]]:
+    """(what, float ink map) pairs: letters, shapes and scribbles in turn, and handwriting if given (or only
+    stroke-font glyphs, `strokes`); `hollowed` of them drawn hollow."""
+    for what, ink in plain_inks(family, n, rng, skip, handwriting, strokes):
         yield what, hollow(ink, rng) if hollowed and rng.random() < hollowed else ink
 
 
 def plain_inks(family: str, n: int, rng: np.random.Generator, skip: tuple[str, ...] = (),
-               handwriting: Handwriting | None = None) -> Iterator[tuple[str, np.ndarray]]:
+               handwriting: Handwriting | None = None, strokes: bool = False) -> Iterator[tuple[str, np.ndarray]]:
     fonts = typefaces() if family == "train" else find_fonts()
     if not fonts:
         raise SystemExit(f"no fonts for the {family} family (see the docstring)")
-    whats = ("letter", "shape", "scribble") + (("written",) if handwriting else ())
+    whats = ("stroked",) if strokes else ("letter", "shape", "scribble") + (("written",) if handwriting else ())
     for i in range(n):
         what = whats[i % len(whats)]
         pen = float(np.exp(rng.uniform(np.log(8), np.log(30))))
+        if what == "stroked":
+            what, lines = stroked(rng)
+            yield what, drawn(lines, pen * SIDE / 300)
+            continue
         if what == "written":
             yield what, written_ink(handwriting, rng, pen)
             continue
@@ -298,11 +340,11 @@ def plain_inks(family: str, n: int, rng: np.random.Generator, skip: tuple[str, .
         yield what, drawn(lines, pen * SIDE / 300)
 
 
-def sources(family: str, n: int, seed: int, skip: tuple[str, ...] = (),
-            handwriting: Handwriting | None = None, hollowed: float = 0.0) -> Iterator[tuple[str, object]]:
+def sources(family: str, n: int, seed: int, skip: tuple[str, ...] = (), handwriting: Handwriting | None = None,
+            hollowed: float = 0.0, strokes: bool = False) -> Iterator[tuple[str, object]]:
     """(what, an input as the app receives it) pairs, each ink rendered as one of KINDS in turn."""
     rng = np.random.default_rng([seed, ("train", "test").index(family)])
-    for i, (what, ink) in enumerate(inks(family, n, rng, skip, handwriting, hollowed)):
+    for i, (what, ink) in enumerate(inks(family, n, rng, skip, handwriting, hollowed, strokes)):
         kind = KINDS[i % len(KINDS)]
         if kind == "photo":
             yield what, photo(ink, rng)
@@ -321,15 +363,16 @@ LOOK_ALIKES = {"chinese-mnist": ("cross",)}  # shapes that are one of a dataset'
 
 
 def views(predictor: Predictor, family: str, n: int, seed: int, handwriting: Handwriting | None = None,
-          hollowed: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+          hollowed: float = 0.0, strokes: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(views (N, C, S, S) uint8, what each is) read with the model's preprocessing; blank ones skipped."""
     out, kinds = [], []
-    for what, source in sources(family, n, seed, LOOK_ALIKES.get(predictor.spec.name, ()), handwriting, hollowed):
+    for what, source in sources(family, n, seed, LOOK_ALIKES.get(predictor.spec.name, ()), handwriting, hollowed,
+                                strokes):
         try:
             view = predictor.prepare(source)
         except ImageError:
             continue
-        if what == "written" and float(predictor.probabilities([view]).max()) >= LOOKS_LIKE_ONE:
+        if what in ("written", "symbol") and float(predictor.probabilities([view]).max()) >= LOOKS_LIKE_ONE:
             continue
         out.append(view)
         kinds.append(what)
@@ -346,13 +389,15 @@ def main() -> None:
     p.add_argument("--handwriting", type=Path, help="the data folder (../shared/data): add real handwriting that "
                    "is not the model's classes (train family only)")
     p.add_argument("--hollow", type=float, default=0.0, help="share of them drawn hollow (train family only)")
+    p.add_argument("--strokes", action="store_true", help="only Hershey stroke-font letters and symbols (train "
+                   "family only; needs pip install Hershey-Fonts)")
     p.add_argument("--out", required=True)
     args = p.parse_args()
-    if (args.handwriting or args.hollow) and args.family != "train":
-        p.error("--handwriting and --hollow belong to the train family")
+    if (args.handwriting or args.hollow or args.strokes) and args.family != "train":
+        p.error("--handwriting, --hollow and --strokes belong to the train family")
     predictor = Predictor.from_pretrained(args.weights or None)
     handwriting = written(predictor.spec.name, args.handwriting) if args.handwriting else None
-    images, kinds = views(predictor, args.family, args.n, args.seed, handwriting, args.hollow)
+    images, kinds = views(predictor, args.family, args.n, args.seed, handwriting, args.hollow, args.strokes)
     np.savez_compressed(args.out, images=images, kinds=kinds)
     print(f"{len(images)} views of {args.family} negatives -> {args.out}")
 
