@@ -141,3 +141,56 @@ def test_every_note_the_package_makes_has_chinese_words():
     made = {key for path in Path(digitlab.__file__).parent.rglob("*.py")
             for key in re.findall(r"\bnote\(\s*\"([\w.]+)\"", path.read_text(encoding="utf-8"))}
     assert made == set(NOTE_ZH)
+
+
+def test_what_the_loader_refuses_in_an_upload_is_said_in_the_visitors_language(tmp_path, monkeypatch):
+    """A Chinese visitor whose zip of their own images cannot be learnt from reads why in Chinese, as the training
+    worker's Failed event carries it."""
+    from PIL import Image, ImageDraw
+
+    from digitlab.data import archives
+    from digitlab.data.dataset import DataError
+    from digitlab.data.formats import load_image_folder
+    from digitlab.training import protocol
+    from digitlab.ui.text import DATA_ZH
+
+    def folder(name: str, classes: dict[str, int]):
+        (tmp_path / name).mkdir()
+        for label, count in classes.items():
+            (tmp_path / name / label).mkdir(parents=True)
+            for i in range(count):
+                mark = Image.new("L", (30, 30), 255)
+                ImageDraw.Draw(mark).line([(5, 5 + 4 * i), (25, 25)], fill=0, width=3)
+                mark.save(tmp_path / name / label / f"{i}.png")
+        return tmp_path / name
+
+    (tmp_path / "notes.txt").write_text("not an archive")
+    unreadable = folder("unreadable", {"a": 0, "b": 0})
+    for label in "ab":
+        (unreadable / label / "0.png").write_bytes(b"not an image")
+    attempts = {"data.missing": lambda: load_image_folder(tmp_path / "nowhere"),
+                "data.one_class": lambda: load_image_folder(folder("one", {"seven": 6})),
+                "data.no_classes": lambda: load_image_folder(folder("none", {})),
+                "data.not_archive": lambda: load_image_folder(tmp_path / "notes.txt"),
+                "data.too_few": lambda: load_image_folder(folder("few", {"zero": 6, "one": 3})),
+                "data.no_images": lambda: load_image_folder(unreadable)}
+    refusals = {}
+    for key, attempt in attempts.items():
+        with pytest.raises(DataError) as caught:
+            attempt()
+        refusals[key] = caught.value
+    monkeypatch.setattr(archives, "ARCHIVE_MAX_BYTES", 100)
+    with pytest.raises(DataError) as caught:
+        load_image_folder(folder("big", {"zero": 6, "one": 6}))
+    refusals["data.unpacks_too_much"] = caught.value
+    monkeypatch.setattr(archives, "MAX_FILES", 3)
+    with pytest.raises(DataError) as caught:
+        load_image_folder(tmp_path / "few")
+    refusals["data.too_many_files"] = caught.value
+    assert {key: err.key for key, err in refusals.items()} == {key: key for key in refusals}
+    assert set(refusals) == set(DATA_ZH), "every refusal a visitor's upload can meet, once"
+    for err in refusals.values():
+        failed = protocol.from_json(protocol.to_json(protocol.Failed(str(err), err.key, err.params)))
+        assert reason(failed, "en") == str(err)
+        chinese = reason(failed, "zh-CN")
+        assert chinese != str(err) and any("\u4e00" <= ch <= "\u9fff" for ch in chinese) and "{" not in chinese

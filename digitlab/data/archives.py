@@ -28,7 +28,8 @@ def folder_files(path: Path) -> list[Path]:
         folders.sort()
         found += [Path(top) / name for name in files]
         if len(found) > MAX_FILES:
-            raise DataError(f"{path} holds more than {MAX_FILES:,} files: give the dataset's own folder.")
+            raise DataError(f"{path} holds more than {MAX_FILES:,} files: give the dataset's own folder.",
+                            "data.too_many_files", path=path, most=MAX_FILES)
     return sorted(p for p in found if p.is_file())
 
 
@@ -43,7 +44,8 @@ def archive_listing(path: Path) -> list[tuple[str, int]]:
         with tarfile.open(path) as t:
             return [(m.name, m.size) for m in t.getmembers() if m.isfile()]
     except (tarfile.TarError, OSError) as err:
-        raise DataError(f"{path} is neither a folder nor a zip or tar archive.") from err
+        raise DataError(f"{path} is neither a folder nor a zip or tar archive.", "data.not_archive",
+                        path=path) from err
 
 
 def archive_members(path: Path, wanted: Callable[[str], object]) -> Iterable[tuple[object, bytes]]:
@@ -61,8 +63,8 @@ def archive_members(path: Path, wanted: Callable[[str], object]) -> Iterable[tup
         data = b"" if len(data) > MEMBER_MAX_BYTES else data
         total += len(data)
         if total > ARCHIVE_MAX_BYTES:
-            raise DataError(f"{path.name} unpacks to more than {ARCHIVE_MAX_BYTES // 2**20} MB; "
-                            "give fewer or smaller images.")
+            raise DataError(f"{path.name} unpacks to more than {ARCHIVE_MAX_BYTES // 2**20} MB; give fewer or "
+                            "smaller images.", "data.unpacks_too_much", name=path.name, mb=ARCHIVE_MAX_BYTES // 2**20)
         return data
 
     if path.is_dir():
@@ -84,4 +86,5 @@ def archive_members(path: Path, wanted: Callable[[str], object]) -> Iterable[tup
                 if member.isfile() and (hit := wanted(member.name)):
                     yield (member.name if hit is True else hit), bounded(member.size, t.extractfile(member).read)
     except (tarfile.TarError, OSError) as err:
-        raise DataError(f"{path} is neither a folder nor a zip or tar archive.") from err
+        raise DataError(f"{path} is neither a folder nor a zip or tar archive.", "data.not_archive",
+                        path=path) from err

@@ -13,7 +13,12 @@ from digitlab.spec import DatasetSpec
 
 
 class DataError(ValueError):
-    """Data that cannot be loaded or learned from; the message is one plain sentence for users."""
+    """Data that cannot be loaded or learned from; the message is one plain sentence for users, in English. `key`
+    and `params` name the sentences a visitor's upload can meet, so that the app says them in their language."""
+
+    def __init__(self, message: str, key: str = "", **params: object):
+        super().__init__(message)
+        self.key, self.params = key, {k: v if isinstance(v, int | float) else str(v) for k, v in params.items()}
 
 
 @dataclass

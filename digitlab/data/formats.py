@@ -183,8 +183,7 @@ def read_class_folders(path: Path, spec: DatasetSpec | None = None, required_spl
     classes = sorted(set(splits["train"]) | set(splits["test"]))
     if spec is None:
         if len(classes) < 2:
-            found = f"only the class {classes[0]!r}" if classes else "no class folders with images"
-            raise DataError(f"{path} has {found}: give at least 2 subfolders of images, one per class.")
+            raise one_class(path, classes)
         spec = own_spec(path, classes)
     index = {label: i for i, label in enumerate(spec.labels)}
     unknown = [c for c in classes if c not in index]
@@ -200,7 +199,7 @@ def read_class_folders(path: Path, spec: DatasetSpec | None = None, required_spl
             labels += [index[label]] * len(views)
             skipped += unread
         if not images:
-            raise DataError(f"{path} has no readable {split} images.")
+            raise DataError(f"{path} has no readable {split} images.", "data.no_images", path=path, split=split)
         arrays[f"{split}_images"], arrays[f"{split}_labels"] = np.stack(images), np.array(labels, np.int64)
     data = from_arrays(arrays, spec, str(path))
     check_classes(data, path)
@@ -255,13 +254,23 @@ def split_classes(per_class: dict[str, list[bytes]], seed: int) -> dict[str, dic
     return splits
 
 
+def one_class(path: Path, classes: list[str]) -> DataError:
+    """The refusal of a folder with fewer than 2 classes."""
+    if classes:
+        return DataError(f"{path} has only the class {classes[0]!r}: give at least 2 subfolders of images, one per "
+                         "class.", "data.one_class", path=path, name=classes[0])
+    return DataError(f"{path} has no class folders with images: give at least 2 subfolders of images, one per class.",
+                     "data.no_classes", path=path)
+
+
 def check_classes(data: Dataset, path: Path) -> None:
     """Refuse classes too small to learn and test."""
     counts = np.bincount(torch.cat([data.train_labels, data.test_labels]).numpy(), minlength=data.spec.num_classes)
     few = [(data.spec.labels[i], int(n)) for i, n in enumerate(counts) if n < MIN_PER_CLASS]
     if few and data.spec.name not in SPECS:
         listed = ", ".join(f"{label!r} has {n}" for label, n in few)
-        raise DataError(f"Each class needs at least {MIN_PER_CLASS} readable images: {listed}.")
+        raise DataError(f"Each class needs at least {MIN_PER_CLASS} readable images: {listed}.", "data.too_few",
+                        most=MIN_PER_CLASS, counts=", ".join(f"{label!r}: {n}" for label, n in few))
 
 
 def load_image_folder(path: str | Path, view: str = "glyph", size: int | None = None, seed: int = 0) -> Dataset:
@@ -272,15 +281,14 @@ def load_image_folder(path: str | Path, view: str = "glyph", size: int | None = 
     """
     path = Path(path).expanduser()
     if not path.exists():
-        raise DataError(f"There is no folder or zip at {path}.")
+        raise DataError(f"There is no folder or zip at {path}.", "data.missing", path=path)
     if view not in VIEWS:
         raise DataError(f"unknown view {view!r}; choose from {list(VIEWS)}")
     classes = sorted({Path(name).parts[-2] for name, _ in archive_listing(path)
                       if is_image_name(name) and len(Path(name).parts) >= 2
                       and Path(name).parts[-2] not in ("train", "test", OWN_FOLDER)})
     if len(classes) < 2:
-        found = f"only the class {classes[0]!r}" if classes else "no class folders with images"
-        raise DataError(f"{path} has {found}: give at least 2 subfolders of images, one per class.")
+        raise one_class(path, classes)
     data = read_class_folders(path, own_spec(path, classes, view, size), seed=seed, limit=MAX_OWN_IMAGES)
     pixels = data.train_images.float().div(255)
     mean = pixels.mean((0, 2, 3)).clamp(0.01, 0.99).tolist()

@@ -65,7 +65,12 @@ class Done:
 
 @dataclass
 class Failed:
-    message: str  # one plain sentence for the visitor
+    message: str  # one plain sentence for the visitor, in English
+    key: str = ""  # names it, where the app can say it in the visitor's language (a DataError's key)
+    params: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 Event = Started | Progress | Note | Record | Done | Failed

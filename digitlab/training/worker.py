@@ -122,7 +122,7 @@ def run(job: Job, stop: threading.Event) -> None:
     try:
         train_job(job, stop)
     except (DataError, WeightsError, ValueError, OSError) as err:
-        emit(Failed(" ".join(str(err).split())))
+        emit(Failed(" ".join(str(err).split()), getattr(err, "key", ""), getattr(err, "params", {})))
     except Exception:  # the visitor gets a sentence; the server's log the traceback (this stderr)
         traceback.print_exc()
         emit(Failed("Training failed on an unexpected error; it is in the server's log."))

@@ -85,9 +85,24 @@ def said(note: Note | dict, lang: str) -> str:
     return zh.format(**{k: said(v, lang) if isinstance(v, Note | dict) else v for k, v in note.params.items()})
 
 
+# What the data loader refuses in a visitor's upload (DataError keys), for Chinese visitors
+DATA_ZH = {
+    "data.too_many_files": "「{path}」里的文件超过 {most:,} 个：请给出数据集自己的文件夹。",
+    "data.not_archive": "「{path}」既不是文件夹，也不是 zip 或 tar 压缩包。",
+    "data.unpacks_too_much": "「{name}」解压后超过 {mb} MB：请少放一些图片，或用小一些的图片。",
+    "data.one_class": "「{path}」里只有「{name}」这一类：请给出至少 2 个子文件夹，每类一个。",
+    "data.no_classes": "「{path}」里没有放着图片的类别文件夹：请给出至少 2 个子文件夹，每类一个。",
+    "data.no_images": "「{path}」里没有能读的图片（{split}）。",
+    "data.too_few": "每一类至少需要 {most} 张能读的图片（{counts}）。",
+    "data.missing": "「{path}」这里没有文件夹或 zip。",
+}
+
+
 def reason(err: object, lang: str) -> str:
-    """Why an image could not be read, in the visitor's language (an ImageError, or already a sentence)."""
-    zh = IMAGE_ZH.get(getattr(err, "key", ""))
+    """Why an image or an upload could not be read, in the visitor's language (an ImageError, a DataError or the
+    Failed event it became, or already a sentence)."""
+    key = getattr(err, "key", "")
+    zh = IMAGE_ZH.get(key) or DATA_ZH.get(key)
     return zh.format(**err.params) if zh and lang == "zh-CN" else str(err)
 
 
