@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from digitlab.policy import Policy
 from digitlab.serve.sessions import Sessions
-from digitlab.training.protocol import Done, Started
+from digitlab.training.protocol import Done, Failed, Started
 from digitlab.ui import runs
 
 
@@ -105,3 +106,21 @@ def test_the_runs_first_log_line_counts_its_images_in_the_visitors_language(lang
     async def states():
         return [state async for state in runs.follow(SimpleNamespace(lang=lang), StartedTicket(), 1)]
     assert asyncio.run(states())[-1].log == [expected]
+
+
+class FailedTicket:
+    job = SimpleNamespace(config={"epochs": 3, "arch": "speednet"})
+
+    async def watch(self):
+        yield Failed("/tmp/x.zip has only the class '**big** <b>x</b>': give at least 2 subfolders of images, one "
+                     "per class.", "data.one_class", {"path": "/tmp/x.zip", "name": "**big** <b>x</b>"})
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_a_failed_runs_reason_names_a_visitors_folder_as_text_not_markdown(lang):
+    """A class folder's name comes from the visitor's zip: the status (Markdown) shows it as written."""
+    async def states():
+        return [state async for state in runs.follow(SimpleNamespace(lang=lang, folder=Path("/srv/s1")),
+                                                     FailedTicket(), 1)]
+    status = asyncio.run(states())[-1].status
+    assert r"\*\*big\*\* &lt;b&gt;x&lt;/b&gt;" in status and "<b>" not in status

@@ -19,8 +19,8 @@ from tests.conftest import free_port, train_args
 pytest_plugins = ["tests.hub_server"]
 PACKAGE = Path(__file__).resolve().parent.parent / "digitlab"
 # Each layer may import from itself and the layers before it; nothing runs back up.
-LAYERS = ["spec", "note", "policy", "assets", "vision", "data", "models", "hub", "training", "inference", "serve", "ui", "cli",
-          "__main__"]
+LAYERS = ["spec", "note", "policy", "assets", "vision", "data", "models", "hub", "training", "inference", "serve", "ui",
+          "cli", "__main__"]
 
 
 def layer_of(module: str) -> str:

@@ -157,7 +157,9 @@ async def follow(visitor: Visitor, ticket: Ticket, number: int, kind: str = "tra
         elif isinstance(event, protocol.Failed):
             message = private_paths_out(reason(event, lang), visitor)
             state.log.append(say(lang, "runs.error", text=message))
-            state.status, state.failed, state.ended = say(lang, "runs.failed", text=html.escape(message)), message, True
+            from digitlab.ui.lab import as_text  # lab imports this module
+
+            state.status, state.failed, state.ended = say(lang, "runs.failed", text=as_text(message)), message, True
         elif isinstance(event, Left):
             state.status, state.ended = event.text, True
         elif isinstance(event, protocol.Done):
