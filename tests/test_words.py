@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digitlab.inference.predictor import Predictor
-from digitlab.ui.text import IMAGE_ZH, reason
+from digitlab.ui.text import IMAGE_ZH, said
 from digitlab.vision.imageio import ImageError, read_pixels
 
 
@@ -39,8 +39,8 @@ def test_what_the_reader_refuses_is_said_in_the_visitors_language(predictor, cas
             "a hundred dots as a number": lambda: predictor.read_number(dots[..., None])}[case]
     err = refusal(read)
     assert err.key == key
-    assert reason(err, "en") == str(err)  # English is the message itself
-    chinese = reason(err, "zh-CN")
+    assert said(err, "en") == str(err)  # English is the message itself
+    chinese = said(err, "zh-CN")
     assert chinese != str(err) and any("\u4e00" <= ch <= "\u9fff" for ch in chinese)
     for value in err.params.values():
         assert str(value) in chinese  # the numbers are kept: "(3x3 像素)", "105 块"
@@ -113,7 +113,7 @@ def notes_a_run_can_say(tmp_path, monkeypatch) -> list:
 
 def test_a_runs_notes_are_said_in_the_visitors_language_and_cross_the_workers_pipe(tmp_path, monkeypatch):
     from digitlab.training import protocol
-    from digitlab.ui.text import NOTE_ZH, said
+    from digitlab.ui.text import NOTE_ZH
 
     notes = notes_a_run_can_say(tmp_path, monkeypatch)
     clauses = [v for n in notes for v in n.params.values() if hasattr(v, "key")]
@@ -191,6 +191,6 @@ def test_what_the_loader_refuses_in_an_upload_is_said_in_the_visitors_language(t
     assert set(refusals) == set(DATA_ZH), "every refusal a visitor's upload can meet, once"
     for err in refusals.values():
         failed = protocol.from_json(protocol.to_json(protocol.Failed(str(err), err.key, err.params)))
-        assert reason(failed, "en") == str(err)
-        chinese = reason(failed, "zh-CN")
+        assert said(failed, "en") == str(err)
+        chinese = said(failed, "zh-CN")
         assert chinese != str(err) and any("\u4e00" <= ch <= "\u9fff" for ch in chinese) and "{" not in chinese

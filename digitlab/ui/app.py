@@ -114,6 +114,6 @@ def launch(lab: Lab, **launch_kwargs: Any) -> gr.Blocks:
     launch_kwargs.setdefault("run_history", False)
     launch_kwargs.setdefault("footer_links", ["api", "gradio", "settings"])
     routes = (json_routes(lambda: lab.default.predictor, lab.pool, lab.bodies, lab.behind_proxy)
-              + sketch_routes(lab.sessions.by_token, lab.pool, lab.bodies, policy.sketches_per_second, text.reason))
+              + sketch_routes(lab.sessions.by_token, lab.pool, lab.bodies, policy.sketches_per_second, text.said))
     demo.launch(app_kwargs={"routes": routes, "middleware": body_limits(policy, lab.behind_proxy)}, **launch_kwargs)
     return demo

@@ -21,7 +21,7 @@ from digitlab.inference.predictor import Predictor
 from digitlab.serve.sessions import TRAINED_HERE, ModelChoice, Run, Visitor
 from digitlab.training import protocol
 from digitlab.training.jobs import Begun, Capped, Left, Queued, Ticket
-from digitlab.ui.text import reason, said, say, words
+from digitlab.ui.text import said, say, words
 
 words({
     "runs.waiting": ("Waiting for the trainer: {ahead} run(s) ahead of yours, about {wait} to wait…",
@@ -155,7 +155,7 @@ async def follow(visitor: Visitor, ticket: Ticket, number: int, kind: str = "tra
             key = "runs.ended_cap" if event.ended else "runs.capped_busy" if event.shrunk else "runs.capped"
             state.log.append(say(lang, key, cap=round(event.cap)))
         elif isinstance(event, protocol.Failed):
-            message = private_paths_out(reason(event, lang), visitor)
+            message = private_paths_out(said(event, lang), visitor)
             state.log.append(say(lang, "runs.error", text=message))
             from digitlab.ui.lab import as_text  # lab imports this module
 

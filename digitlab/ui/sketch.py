@@ -28,7 +28,7 @@ from digitlab.ui.components import AnswerLabel, CheckedRadio, CheckedSlider, Raw
 from digitlab.ui.lab import as_text, plain
 from digitlab.ui.page import Page
 from digitlab.ui.pictures import view_html
-from digitlab.ui.text import L, reason, say, words
+from digitlab.ui.text import L, said, say, words
 from digitlab.vision.imageio import SKETCH_MAX_PIXELS, EmptyImageError, ImageError, read_pixels
 
 DIGIT, NUMBER = "digit", "number"
@@ -127,13 +127,13 @@ class Sketch:
         """The view of a program's sketch, else of the newest drawing the page's route read."""
         source = sketch if sketch and sketch.get("composite") is not None else visitor.last_sketch
         if isinstance(sketch, dict) and "error" in sketch:
-            raise plain(reason(sketch["error"], visitor.lang))
+            raise plain(said(sketch["error"], visitor.lang))
         if source is None:
             raise plain(say(visitor.lang, "answers.nothing"))
         try:
             return visitor.active.predictor.prepare(source)
         except ImageError as err:
-            raise plain(reason(err, visitor.lang) if not isinstance(err, EmptyImageError)
+            raise plain(said(err, visitor.lang) if not isinstance(err, EmptyImageError)
                         else say(visitor.lang, "answers.nothing")) from err
 
     async def explain(self, sketch: dict | None, request: gr.Request) -> str:
@@ -155,7 +155,7 @@ class Sketch:
         if not sketch:
             return {}, "", say(visitor.lang, "sketch.hint")
         if "error" in sketch:
-            return {}, "", reason(sketch["error"], visitor.lang)
+            return {}, "", said(sketch["error"], visitor.lang)
         predictor = visitor.active.predictor
 
         def read() -> tuple[np.ndarray, Answer]:  # one trip to the pool: each costs a thread hand-off
@@ -167,7 +167,7 @@ class Sketch:
         except EmptyImageError:
             return {}, "", say(visitor.lang, "sketch.hint")
         except ImageError as err:
-            return {}, "", reason(err, visitor.lang)
+            return {}, "", said(err, visitor.lang)
         return answer, view_html(view), declined_text(predictor, answer, visitor.lang)
 
     async def predict_number(self, sketch: dict | None, request: gr.Request = None) -> tuple:
@@ -177,7 +177,7 @@ class Sketch:
         visitor = self.lab.visitor(request)
         composite = (sketch or {}).get("composite")
         if not sketch or "error" in sketch or composite is None:
-            return "", "", reason((sketch or {}).get("error") or say(visitor.lang, "sketch.number_hint"), visitor.lang)
+            return "", "", said((sketch or {}).get("error") or say(visitor.lang, "sketch.number_hint"), visitor.lang)
         predictor = visitor.active.predictor
 
         def read():
@@ -187,7 +187,7 @@ class Sketch:
         try:
             pixels, reading = await self.lab.work(visitor, read)
         except ImageError as err:
-            return "", "", reason(err, visitor.lang)
+            return "", "", said(err, visitor.lang)
         if not reading.digits:
             return "", "", say(visitor.lang, "sketch.number_hint")
         return number_text(reading, visitor.lang), number_html(pixels, reading), ""

@@ -75,16 +75,6 @@ NOTE_ZH = {
 }
 
 
-def said(note: Note | dict, lang: str) -> str:
-    """A run's note in the visitor's language; `note` may be the dict it crossed the worker's pipe as, and a clause
-    among its values (a Note too) is said in that language as well."""
-    note = Note(**note) if isinstance(note, dict) else note
-    zh = NOTE_ZH.get(note.key)
-    if lang != "zh-CN" or not zh:
-        return note.text
-    return zh.format(**{k: said(v, lang) if isinstance(v, Note | dict) else v for k, v in note.params.items()})
-
-
 # What the data loader refuses in a visitor's upload (DataError keys), for Chinese visitors
 DATA_ZH = {
     "data.too_many_files": "「{path}」里的文件超过 {most:,} 个：请给出数据集自己的文件夹。",
@@ -98,12 +88,20 @@ DATA_ZH = {
 }
 
 
-def reason(err: object, lang: str) -> str:
-    """Why an image or an upload could not be read, in the visitor's language (an ImageError, a DataError or the
-    Failed event it became, or already a sentence)."""
-    key = getattr(err, "key", "")
-    zh = IMAGE_ZH.get(key) or DATA_ZH.get(key)
-    return zh.format(**err.params) if zh and lang == "zh-CN" else str(err)
+ZH = {**IMAGE_ZH, **DATA_ZH, **NOTE_ZH}
+if len(ZH) != len(IMAGE_ZH) + len(DATA_ZH) + len(NOTE_ZH):
+    raise ValueError("a key is in two of IMAGE_ZH, DATA_ZH and NOTE_ZH")
+
+
+def said(thing: object, lang: str) -> str:
+    """What the code said, in the visitor's language: an ImageError, a DataError (or the Failed event it became) or
+    a Note (or the dict it crossed the worker's pipe as), each with its key and values, its English being its own
+    text; a clause among a Note's values is said in that language too. Anything else is already a sentence."""
+    thing = Note(**thing) if isinstance(thing, dict) else thing
+    zh = ZH.get(getattr(thing, "key", ""))
+    if lang != "zh-CN" or not zh:
+        return str(thing)
+    return zh.format(**{k: said(v, lang) if isinstance(v, Note | dict) else v for k, v in thing.params.items()})
 
 
 def i18n() -> gr.I18n:

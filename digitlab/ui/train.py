@@ -32,7 +32,7 @@ from digitlab.ui.components import stored_file
 from digitlab.ui.lab import plain
 from digitlab.ui.page import Page
 from digitlab.ui.pictures import curves, sample_grid
-from digitlab.ui.text import LANGUAGES, L, reason, say
+from digitlab.ui.text import LANGUAGES, L, said, say
 from digitlab.ui.train_form import ACTIVE, SCRATCH, widget
 from digitlab.vision.imageio import ImageError
 
@@ -320,7 +320,7 @@ class Train:
         try:
             path = stored_file(upload)
         except ImageError as err:
-            raise plain(reason(err, lang)) from err
+            raise plain(said(err, lang)) from err
         if path.stat().st_size > self.lab.policy.max_zip_bytes:
             raise plain(say(lang, "train.zip_too_large", mb=self.lab.policy.max_zip_bytes // 2**20))
         stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in Path(path).stem)[:40].strip("-") or "images"

@@ -29,7 +29,7 @@ from digitlab.ui.lab import plain
 from digitlab.ui.page import Page
 from digitlab.ui.pictures import number_html, view_html
 from digitlab.ui.sketch import DIGIT, MAX_K, NUMBER, number_text
-from digitlab.ui.text import L, reason, say, words
+from digitlab.ui.text import L, said, say, words
 from digitlab.vision.imageio import IMAGE_SUFFIXES, EmptyImageError, ImageError, read_pixels
 
 words({
@@ -181,7 +181,7 @@ class Upload:
         except EmptyImageError as err:  # "No ink found", "a single colour": the reader's own words say which
             return {}, "", f"**{err}**", gr.skip(), "", "", "", "", *panels
         except ImageError as err:  # the reason stays on screen (a pop-up would fade), the picture goes
-            return {}, "", say(lang, "upload.unreadable", reason=reason(err, lang)), None, "", "", "", "", *panels
+            return {}, "", say(lang, "upload.unreadable", reason=said(err, lang)), None, "", "", "", "", *panels
         return answer, view_html(view), declined_text(predictor, answer, lang), gr.skip(), "", "", "", "", *panels
 
     def pick_sample(self, index: Any, request: gr.Request) -> str:
@@ -198,7 +198,7 @@ class Upload:
         try:
             return await self.lab.work(visitor, visitor.active.predictor.prepare, image)
         except ImageError as err:
-            raise plain(reason(err, visitor.lang)) from err
+            raise plain(said(err, visitor.lang)) from err
 
     async def explain(self, image: Any, request: gr.Request) -> str:
         visitor = self.lab.visitor(request)
