@@ -298,3 +298,28 @@ def test_a_model_trained_here_learns_to_decline_a_star_and_the_form_offers_it_on
                                ".includes('--dataset ' + name)", arg=dataset)
         command = text_of(page, "#train-command")
         assert ("--decline" in command) == offered, (dataset, command)  # a hidden box says nothing
+
+
+def test_a_failed_run_says_so_once_and_its_pop_up_in_the_pages_language(page, tmp_path):
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("L", (28, 28), 255).save(png, "PNG")
+    with zipfile.ZipFile(tmp_path / "one.zip", "w") as archive:  # one class: nothing to tell apart
+        for i in range(4):
+            archive.writestr(f"mine/seven/{i}.png", png.getvalue())
+    page.get_by_label("中文").check()
+    shows(page, "#active-model", "当前模型")
+    tab(page, "训练")
+    page.locator("#train-dataset input").click()
+    page.get_by_role("option", name="folder").first.click()
+    page.locator("#train-upload input[type=file]").set_input_files(str(tmp_path / "one.zip"))
+    page.wait_for_selector("#train-upload :text('one.zip')")
+    page.click("#train-button")
+    shows(page, "#train-status", "只有「seven」这一类", timeout=120_000)
+    page.wait_for_selector(".toast-title")
+    assert text_of(page, ".toast-title") == "出错了"  # Gradio's page would say "Error"
+    assert not visible(page, "#train-status [data-testid=status-tracker] .error")  # no pill over the status's words

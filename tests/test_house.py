@@ -106,8 +106,14 @@ def test_an_unexpected_failure_leaves_its_traceback_in_the_log_and_one_sentence_
     with caplog.at_level(logging.ERROR), pytest.raises(AppError) as err:
         client.predict(api_name="/evaluate")
     assert str(err.value) == "Something went wrong on our side; it is in the server's log. Try again."
+    assert err.value.title == "Error"
     assert "Traceback" in caplog.text and "the evaluation broke in a way nobody planned for" in caplog.text
     client.close()
+    chinese = Client(url, verbose=False, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    with pytest.raises(AppError) as err:  # the pop-up's heading as well as its sentence
+        chinese.predict(api_name="/evaluate")
+    assert (err.value.title, str(err.value)) == ("出错了", "服务器这边出了问题，已记录在服务器日志中。请再试一次。")
+    chinese.close()
 
 
 @pytest.mark.app

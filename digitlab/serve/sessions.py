@@ -84,13 +84,14 @@ class Correction:
 class Visitor:
     """Everything one browser session owns."""
 
-    def __init__(self, session: str, default: ModelChoice, policy: Policy, root: Path | None = None):
+    def __init__(self, session: str, default: ModelChoice, policy: Policy, root: Path | None = None,
+                 lang: str = "en"):
         self.session = session
         self.root = root  # where the session's folder is made (None: the system's temp folder)
         self.token = secrets.token_urlsafe(16)  # names this session to the page's sketch route
         self.policy = policy
         self.active = self.default = default
-        self.lang = "en"
+        self.lang = lang  # what the page and its errors are said in: the browser's language, then the switch
         self.loaded: list[ModelChoice] = []
         self.runs: list[Run] = []
         self.corrections: list[Correction] = []
@@ -201,9 +202,9 @@ class Sessions:
         self._new_per_client = RateLimit(policy.new_sessions_per_minute)
         self._lock = threading.Lock()
 
-    def visitor(self, session: str, client: str | None = None) -> Visitor:
-        """This session's Visitor, made on first use (Refused when this client opened too many this minute);
-        ends idle and surplus sessions on the way."""
+    def visitor(self, session: str, client: str | None = None, lang: str = "en") -> Visitor:
+        """This session's Visitor, made on first use in `lang` (Refused when this client opened too many this
+        minute); ends idle and surplus sessions on the way."""
         if not session:
             raise ValueError("a visitor needs a session")
         ended: list[Visitor] = []
@@ -213,7 +214,7 @@ class Sessions:
                 if client is not None and not self._new_per_client.allow(client):
                     raise Refused("Too many new sessions from your address this minute; wait a minute and "
                                   "reload the page.")
-                visitor = Visitor(session, self.default, self.policy, self.root)
+                visitor = Visitor(session, self.default, self.policy, self.root, lang)
                 self._visitors[session] = visitor
                 self._tokens[visitor.token] = session
             visitor.last_seen = time.monotonic()

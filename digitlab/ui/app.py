@@ -41,6 +41,9 @@ CSS = """
 #corrections .grid-container, #cell-gallery .grid-container {
   grid-template-columns: repeat(auto-fill, minmax(88px, 1fr)) !important; }
 .why-text { font-size: 14px; margin: 4px 0; }
+/* a run's status says itself that it failed: Gradio's "Error" pill would sit over those words */
+#train-status [data-testid=status-tracker]:has(.error), #corrections-status [data-testid=status-tracker]:has(.error) {
+  display: none !important; }
 @media (max-width: 600px) {
   #try-this, #page-intro { font-size: 13px; }
   #page-title h1 { font-size: 22px; }
@@ -48,8 +51,10 @@ CSS = """
 }
 """
 
-# A menu closes when keyboard focus leaves it: Gradio's dropdown closes on Escape and on a click elsewhere, not on Tab
-KEYBOARD_JS = """() => {
+# A menu closes when keyboard focus leaves it: Gradio's dropdown closes on Escape and on a click elsewhere, not on Tab.
+# A pop-up's heading is said in the page's language: the server sends it (lab.handler), but Gradio 6.31's page reads
+# it from a field its client never fills (`_title`) and always shows "Error".
+PAGE_JS = """() => {
   document.addEventListener('focusin', (event) => {
     document.querySelectorAll('ul[role=listbox]').forEach((list) => {
       const block = list.closest('.block');
@@ -57,6 +62,15 @@ KEYBOARD_JS = """() => {
       if (input) input.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
     });
   });
+  const headings = {'zh-CN': {'Error': '出错了', 'Warning': '注意', 'Info': '提示'}};
+  new MutationObserver(() => {
+    const lang = document.querySelector('#language input:checked')?.value;
+    document.querySelectorAll('.toast-title').forEach((title) => {
+      const text = title.firstChild;  // the heading's words; Svelte's anchors follow them
+      const said = text && text.nodeType === Node.TEXT_NODE && (headings[lang] || {})[text.nodeValue.trim()];
+      if (said) text.nodeValue = said + ' ';
+    });
+  }).observe(document.body, {childList: true, subtree: true});
 }"""
 
 
@@ -107,7 +121,7 @@ def launch(lab: Lab, **launch_kwargs: Any) -> gr.Blocks:
     launch_kwargs.setdefault("max_file_size", max(MAX_BYTES, policy.max_zip_bytes))
     launch_kwargs.setdefault("state_session_capacity", policy.max_sessions)
     launch_kwargs.setdefault("css", CSS)
-    launch_kwargs.setdefault("js", KEYBOARD_JS)
+    launch_kwargs.setdefault("js", PAGE_JS)
     launch_kwargs.setdefault("i18n", text.i18n())
     # Gradio's run history is a list of internal events, and can save a visitor's runs to a Hub bucket with the
     # host's own saved login (gradio.history.resolve_token): off, and no footer link to it.

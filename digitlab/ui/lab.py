@@ -42,6 +42,7 @@ words({
                          "或使用 POST /api/predict。"),
     "error.unexpected": ("Something went wrong on our side; it is in the server's log. Try again.",
                          "服务器这边出了问题，已记录在服务器日志中。请再试一次。"),
+    "error.title": ("Error", "出错了"),
     "error.text": ("The {what} must be text.", "{what}必须是文字。"),
     "error.flag": ("The {what} box is ticked or not: give true or false, not {value}.",
                    "{what}只有勾选与不勾选两种：请给出 true 或 false，而不是 {value}。"),
@@ -149,9 +150,10 @@ class Lab:
         if not session or "/call/" in str(getattr(url, "path", "")):  # /call/<name> mints a one-off session
             raise plain(NO_SESSION)
         client = getattr(request, "client", None)
-        key = client_key(getattr(request, "headers", {}) or {}, getattr(client, "host", None), self.behind_proxy)
-        try:
-            return self.sessions.visitor(session, key)
+        headers = getattr(request, "headers", {}) or {}
+        key = client_key(headers, getattr(client, "host", None), self.behind_proxy)
+        try:  # a new session speaks its browser's (or its program's) Accept-Language
+            return self.sessions.visitor(session, key, language_of(headers.get("accept-language")))
         except Refused as err:
             raise plain(str(err)) from err
 
@@ -228,15 +230,18 @@ class Lab:
         logged with its traceback while the visitor reads one plain sentence in their language."""
 
         def failed(err: BaseException, args: tuple, kwargs: dict) -> gr.Error:
-            if isinstance(err, gr.Error):
-                return err
             lang = self.language(args, kwargs)
-            if isinstance(err, Refused):
-                return plain(str(err))
-            if isinstance(err, Superseded):
-                return plain(say(lang, "error.superseded"))
-            log.exception("%s failed", fn.__name__, exc_info=err)
-            return plain(say(lang, "error.unexpected"))
+            if isinstance(err, gr.Error):
+                error = err
+            elif isinstance(err, Refused):
+                error = plain(str(err))
+            elif isinstance(err, Superseded):
+                error = plain(say(lang, "error.superseded"))
+            else:
+                log.exception("%s failed", fn.__name__, exc_info=err)
+                error = plain(say(lang, "error.unexpected"))
+            error.title = say(lang, "error.title")  # the pop-up's heading is the visitor's language too
+            return error
 
         if inspect.isasyncgenfunction(fn):
             @functools.wraps(fn)

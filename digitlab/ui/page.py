@@ -15,7 +15,7 @@ import gradio as gr
 from digitlab.serve.sessions import TRAINED_HERE, ModelChoice, Visitor
 from digitlab.ui import store
 from digitlab.ui.lab import Lab, as_text, plain, title_in
-from digitlab.ui.text import LANGUAGES, L, language_of, say, words
+from digitlab.ui.text import LANGUAGES, L, say, words
 
 words({
     "page.title": ("# digitlab", "# digitlab 数字实验室"),
@@ -173,8 +173,7 @@ class Page:
     def open_page(self, stored: object, request: gr.Request) -> dict:
         """demo.load: the visitor's language (their browser's), what their browser kept for them (corrections,
         Hub repos), and everything that follows their model."""
-        visitor = self.lab.visitor(request)
-        visitor.lang = language_of((request.headers or {}).get("accept-language"))
+        visitor = self.lab.visitor(request)  # made in its browser's language
         store.restore(visitor, stored)
         out = {self.language: visitor.lang, **self.model_changed(visitor)}
         for _, values in self.on_open:
