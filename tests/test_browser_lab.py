@@ -126,6 +126,20 @@ def test_removing_a_clicked_correction_removes_that_one(page):
     assert "1 (was read 7)" in captions and "3 (was read 7)" in captions and "2 (was read 7)" not in captions
 
 
+def test_a_corrections_caption_shows_whole_under_its_drawing(page):
+    draw(page, SEVEN)
+    answer_becomes(page, "7")
+    save_correction(page, "not a digit", 1)  # the longest caption a digit model gives
+    tab(page, "Teach")
+    page.wait_for_selector("#corrections .caption-label")
+    box = page.evaluate("""() => {
+      const caption = document.querySelector('#corrections .caption-label');
+      const img = document.querySelector('#corrections .thumbnail-item img').getBoundingClientRect();
+      return {text: caption.innerText, cut: caption.scrollWidth > caption.clientWidth,
+              over: caption.getBoundingClientRect().top < img.bottom - 1}; }""")
+    assert box == {"text": "not a digit (was read 7)", "cut": False, "over": False}
+
+
 def test_the_corrections_are_still_listed_after_a_reload(page):
     draw(page, SEVEN)
     answer_becomes(page, "7")

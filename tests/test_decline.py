@@ -167,7 +167,7 @@ def test_teach_says_a_none_correction_cannot_teach_a_model_that_answers_everythi
     visitor = SimpleNamespace(lang="en", corrections=corrections, active=SimpleNamespace(predictor=answers_all))
     listed = teach.listed(visitor)
     assert [caption for _, caption in listed["gallery"]] == ["not a digit (was read 4)", "7 (was read 1)"]
-    assert listed["status"].startswith("2 correction(s) in your session; 1 of them for the active model's classes")
+    assert listed["status"].startswith("2 correction(s) in your session; 1 of them fit the active model")
     assert "1 of them say it is none of the classes, and this model answers everything" in listed["status"]
     assert "another model's classes" not in listed["status"]
     assert teach.fit(visitor) == corrections[1:]

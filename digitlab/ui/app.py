@@ -40,6 +40,13 @@ CSS = """
 /* Gradio stretches a gallery's few items over the whole row; thumbnails keep their size instead */
 #corrections .grid-container, #cell-gallery .grid-container {
   grid-template-columns: repeat(auto-fill, minmax(88px, 1fr)) !important; }
+/* a correction's caption says what it is and what it was read as: all of it, under the whole drawing */
+#corrections .grid-container { grid-auto-rows: auto !important; grid-template-rows: none !important; }
+#corrections .thumbnail-item { aspect-ratio: auto !important; height: auto !important; display: flex;
+  flex-direction: column; }
+#corrections .thumbnail-item img { width: 100%; aspect-ratio: 1 / 1; height: auto; object-fit: contain; }
+#corrections .caption-label { position: static; white-space: normal; max-width: none; border: none;
+  border-radius: 0; opacity: 1; }
 .why-text { font-size: 14px; margin: 4px 0; }
 /* a run's status says itself that it failed: Gradio's "Error" pill would sit over those words */
 #train-status [data-testid=status-tracker]:has(.error), #corrections-status [data-testid=status-tracker]:has(.error) {

@@ -49,8 +49,8 @@ words({
                     "刷新页面后，你的浏览器会保留这些更正。"),
     "teach.gallery": ("Your corrections (click one to pick it)", "你的更正（点一个选中它）"),
     "teach.none": ("No corrections yet.", "还没有更正。"),
-    "teach.count": ("{n} correction(s) in your session; {fit} of them for the active model's classes "
-                    "({names}).", "你的会话里有 {n} 个更正；其中 {fit} 个属于当前模型的类别（{names}）。"),
+    "teach.count": ("{n} correction(s) in your session; {fit} of them fit the active model (it reads {names}).",
+                    "你的会话里有 {n} 个更正；其中 {fit} 个适用于当前模型（它识别 {names}）。"),
     "teach.other": (" The others were made with another model's classes ({other}): pick that model to use them.",
                     " 其余的是用另一个模型的类别（{other}）做的：选回那个模型才能用它们。"),
     "teach.cannot_decline": (" {n} of them say it is none of the classes, and this model answers everything (it did "
