@@ -194,3 +194,6 @@ def test_what_the_loader_refuses_in_an_upload_is_said_in_the_visitors_language(t
         assert said(failed, "en") == str(err)
         chinese = said(failed, "zh-CN")
         assert chinese != str(err) and any("\u4e00" <= ch <= "\u9fff" for ch in chinese) and "{" not in chinese
+    few, unread = said(refusals["data.too_few"], "zh-CN"), said(refusals["data.no_images"], "zh-CN")
+    assert "one: 3" in few and "'" not in few  # counts as they are, not as Python writes a string
+    assert "训练图片" in unread and "train" not in unread  # the split named in Chinese too

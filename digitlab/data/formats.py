@@ -270,7 +270,7 @@ def check_classes(data: Dataset, path: Path) -> None:
     if few and data.spec.name not in SPECS:
         listed = ", ".join(f"{label!r} has {n}" for label, n in few)
         raise DataError(f"Each class needs at least {MIN_PER_CLASS} readable images: {listed}.", "data.too_few",
-                        most=MIN_PER_CLASS, counts=", ".join(f"{label!r}: {n}" for label, n in few))
+                        most=MIN_PER_CLASS, counts=", ".join(f"{label}: {n}" for label, n in few))
 
 
 def load_image_folder(path: str | Path, view: str = "glyph", size: int | None = None, seed: int = 0) -> Dataset:

@@ -82,11 +82,14 @@ DATA_ZH = {
     "data.unpacks_too_much": "「{name}」解压后超过 {mb} MB：请少放一些图片，或用小一些的图片。",
     "data.one_class": "「{path}」里只有「{name}」这一类：请给出至少 2 个子文件夹，每类一个。",
     "data.no_classes": "「{path}」里没有放着图片的类别文件夹：请给出至少 2 个子文件夹，每类一个。",
-    "data.no_images": "「{path}」里没有能读的图片（{split}）。",
-    "data.too_few": "每一类至少需要 {most} 张能读的图片（{counts}）。",
+    "data.no_images": "「{path}」里没有能读的{split}图片。",
+    "data.too_few": "每一类至少需要 {most} 张能读的图片；现在是 {counts}。",
     "data.missing": "「{path}」这里没有文件夹或 zip。",
 }
 
+
+# Values that are words of ours, not a visitor's or a model's, said in Chinese where a sentence holds them
+VALUE_ZH = {"split": {"train": "训练", "test": "测试"}}
 
 ZH = {**IMAGE_ZH, **DATA_ZH, **NOTE_ZH}
 if len(ZH) != len(IMAGE_ZH) + len(DATA_ZH) + len(NOTE_ZH):
@@ -101,7 +104,8 @@ def said(thing: object, lang: str) -> str:
     zh = ZH.get(getattr(thing, "key", ""))
     if lang != "zh-CN" or not zh:
         return str(thing)
-    return zh.format(**{k: said(v, lang) if isinstance(v, Note | dict) else v for k, v in thing.params.items()})
+    return zh.format(**{k: said(v, lang) if isinstance(v, Note | dict) else VALUE_ZH.get(k, {}).get(v, v)
+                        for k, v in thing.params.items()})
 
 
 def i18n() -> gr.I18n:
