@@ -21,13 +21,19 @@ distance, so a lost or split digit costs one, not the rest of the number); the s
 singles' ceiling (the mean over numbers of singles-accuracy ** length: what numbers would score if each digit
 were read as well as alone); the gap. A declined part ("?") counts as a miss.
 
+With --marks, each number holds one letter, shape or scribble of scripts/negatives.py's test family (a hand no
+model learnt to decline from) in place of a digit, sized as its neighbours: reported are how often it is read as a
+"?" there, how often the whole number is read exactly so, and how often no "?" is read at all.
+
     python scripts/bench_numbers.py --data-dir ../shared/data/mnist [--numbers 150] [--seed 0] [--sheet DIR]
+    python scripts/bench_numbers.py --data-dir ../shared/data/mnist --numbers 100 --seed 2 --marks
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -190,8 +196,9 @@ def on_page(kind: str, ink: np.ndarray, rng: np.random.Generator, fill: tuple[fl
 
 
 def numbers(source: str, kind: str, n: int, seed: int, test: tuple[np.ndarray, np.ndarray] | None,
-            fonts: list[Path], singles: bool = True):
-    """(number page, [single pages] (none if not `singles`), "2026") for n numbers of 2-6 digits."""
+            fonts: list[Path], singles: bool = True, marks: Iterator[tuple[str, np.ndarray]] | None = None):
+    """(number page, [single pages] (none if not `singles`), "2026") for n numbers of 2-6 digits; with `marks`,
+    one digit of each is that mark instead, a "?" in the number it should read as ("20?6")."""
     rng = np.random.default_rng([seed, SOURCES.index(source), KINDS.index(kind), 7919])
     for _ in range(n):
         length = int(rng.integers(2, 7))
@@ -207,13 +214,17 @@ def numbers(source: str, kind: str, n: int, seed: int, test: tuple[np.ndarray, n
             font = fonts[int(rng.integers(len(fonts)))] if source == "font" else None
             glyphs = [typed_glyph(font, d, height, writer) if font else pen_glyph(d, height, writer, rng)
                       for d in digits]
+        written = "".join(map(str, digits))
+        if marks is not None:
+            at = int(rng.integers(length))
+            glyphs[at], written = next(marks)[1], written[:at] + "?" + written[at + 1:]
         glyphs = [crop(g) for g in glyphs]
         glyphs = [np.asarray(Image.fromarray(g).resize((max(2, round(g.shape[1] * s)), max(2, round(g.shape[0] * s))),
                                                        Image.Resampling.BILINEAR))
                   for g in glyphs for s in [height * rng.uniform(0.85, 1.1) / g.shape[0]]]
         row = write_row(glyphs, rng)
         alone = [on_page(kind, g, rng, (0.3, 0.7)) for g in glyphs] if singles else []
-        yield on_page(kind, row, rng, (0.5, 0.95)), alone, "".join(map(str, digits))
+        yield on_page(kind, row, rng, (0.5, 0.95)), alone, written
 
 
 def edits(a: str, b: str) -> int:
@@ -255,6 +266,21 @@ def measure(predictor: Predictor, examples, sheet: list | None) -> dict:
                 ms=1000 * float(np.median(times)) if times else float("nan"))
 
 
+def measure_marks(predictor: Predictor, examples) -> dict:
+    """Of numbers holding one mark that is no digit: read with a "?" where the mark is, read exactly so (the "?"
+    and every digit), and the mark read as a digit (no "?" anywhere)."""
+    n = flagged = exact = guessed = 0
+    for page, _, number in examples:
+        reading, _ = timed_number(predictor, page)
+        n += 1
+        at = number.index("?")
+        flagged += len(reading) == len(number) and reading[at] == "?"
+        exact += reading == number
+        guessed += "?" not in reading
+    share = 100 / max(n, 1)
+    return dict(n=n, flagged=flagged * share, exact=exact * share, guessed=guessed * share)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", help="model folder or Hub repo id (default: the shipped weights)")
@@ -264,6 +290,8 @@ def main() -> None:
     p.add_argument("--kinds", default=",".join(KINDS))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sheet", type=Path, help="save the misread numbers of each source and kind here")
+    p.add_argument("--marks", action="store_true", help="instead: numbers with one letter, shape or scribble of "
+                   "negatives.py's test family among their digits; how often it is read as a \"?\"")
     args = p.parse_args()
     import torch
 
@@ -278,6 +306,8 @@ def main() -> None:
     if "font" in sources and not fonts:
         sys.exit("no handwriting fonts found (apt-get install fonts-dkg-handwriting fonts-breip fonts-bwht ...)")
     print(f"weights: {args.weights or 'shipped'}  fonts: {len(fonts)}  seed {args.seed}")
+    if args.marks:
+        return report_marks(predictor, sources, kinds, args, test, fonts)
     print(f"{'source':<6} {'kind':<7} {'n':>4} {'exact %':>8} {'ceiling %':>9} {'gap':>6} {'digits in numbers %':>20} "
           f"{'alone %':>8} {'wrong count':>11} {'?':>3} {'ms p50':>7}")
     rows = []
@@ -300,6 +330,26 @@ def main() -> None:
     print(f"all: {n} numbers, exact {exact:.1f} % vs the singles' ceiling {ceiling:.1f} % "
           f"(gap {exact - ceiling:+.1f}); worst kind {worst:.1f} %  "
           f"[goal: within 1.5 points of the ceiling and >= 95 % on every kind: {'met' if met else 'MISSED'}]")
+
+
+
+def report_marks(predictor: Predictor, sources: list[str], kinds: list[str], args, test, fonts: list[Path]) -> None:
+    from negatives import inks
+
+    print(f"{'source':<6} {'kind':<7} {'n':>4} {'? at the mark %':>16} {'exact %':>8} {'mark read as a digit %':>23}")
+    rows = []
+    for source in sources:
+        for kind in kinds:
+            rng = np.random.default_rng([args.seed, SOURCES.index(source), KINDS.index(kind), 31])
+            marks = inks("test", 10**6, rng)
+            r = measure_marks(predictor, numbers(source, kind, args.numbers, args.seed, test, fonts, False, marks))
+            rows.append(r)
+            print(f"{source:<6} {kind:<7} {r['n']:>4} {r['flagged']:>16.1f} {r['exact']:>8.1f} {r['guessed']:>23.1f}",
+                  flush=True)
+    n = sum(r["n"] for r in rows)
+    print(f"all: {n} numbers with a mark: a \"?\" at the mark {sum(r['flagged'] * r['n'] for r in rows) / n:.1f} %, "
+          f"read exactly {sum(r['exact'] * r['n'] for r in rows) / n:.1f} %, "
+          f"the mark read as a digit {sum(r['guessed'] * r['n'] for r in rows) / n:.1f} %")
 
 
 if __name__ == "__main__":

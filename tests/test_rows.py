@@ -23,6 +23,7 @@ from digitlab.vision.numbers import (
     NumberReading,
     best_path,
     keeping_declined,
+    overreads,
     row_view,
     written_digits,
 )
@@ -192,6 +193,23 @@ def test_a_part_the_model_declined_stays_declined_where_the_row_reader_reads_it_
                             cut).number == "740"
     assert keeping_declined(reading_of(("7", 20, 220, False), ("1", 320, 480, False)),
                             reading_of(("7", 20, 220, False), ("1", 300, 500, False))).number == "71"
+
+
+def test_digits_the_row_reader_finds_in_a_declined_part_must_each_be_sure():
+    cut = reading_of(("7", 20, 220, False), ("4", 300, 500, True))  # hatching the model declined alone
+    hatching = reading_of(("7", 20, 220, False), ("1", 300, 390, False), ("1", 410, 500, False))
+    assert overreads(hatching, cut)  # each read 0.9 surely, below ROW_SURE
+    assert not overreads(hatching, cut, sure=0.9)  # sure enough: digits run together
+    # one digit there is keeping_declined's to judge
+    assert not overreads(reading_of(("7", 20, 220, False), ("1", 320, 480, False)), cut)
+    assert not overreads(hatching, reading_of(("7", 20, 220, False), ("4", 300, 500, False)))  # nothing declined
+
+
+def test_a_ladder_between_two_digits_is_a_question_mark_not_the_digits_the_row_reader_makes_of_it(shipped):
+    seven, four = [[(0.05, 0.15), (0.2, 0.15), (0.1, 0.85)]], [[(0.80, 0.15), (0.74, 0.6), (0.92, 0.6)],
+                                                                [(0.88, 0.3), (0.88, 0.85)]]
+    ladder = [[(0.32, 0.2), (0.32, 0.8)], [(0.6, 0.2), (0.6, 0.8)], *[[(0.32, y), (0.6, y)] for y in (0.35, 0.5, 0.65)]]
+    assert shipped.read_number(canvas_strokes(*seven, *ladder, *four)).number == "7?4"  # the row reader: "7514"
 
 
 def test_a_long_hatched_scribble_is_declined_whole_as_it_is_cut():

@@ -65,6 +65,7 @@ APART_GAIN = 0.2  # as the group: log-confidence granted per extra digit, as a l
 ROW_HEIGHT = 32  # px: the row view's height
 ROW_DIGIT = 20  # px: a digit's height in it, as in MNIST's 28 px frame
 ROW_STEP = 4  # px of the row view per column the reader answers for
+ROW_SURE = 0.95  # digits the row reader finds in a part the model declined: each read at least this surely
 BLANK = 0  # the CTC "nothing new here" class; the model's classes are 1..n
 
 
@@ -346,6 +347,18 @@ def prefers_row(row: NumberReading, cut: NumberReading) -> bool:
     return row.number != cut.number and min(d.confidence for d in row.digits) >= min(d.confidence for d in cut.digits)
 
 
+def overreads(row: NumberReading, cut: NumberReading, sure: float = ROW_SURE) -> bool:
+    """Whether the row reader reads two or more digits inside a part the cut reading declined without being sure
+    of each: a letter, a shape or a scribble among digits, which it knows only as digits (a ladder as 51), where
+    digits run together read surely."""
+    middles = [(d.box[0] + d.box[2]) / 2 for d in row.digits]
+    for part in (d for d in cut.digits if d.declined):
+        inside = [row.digits[i] for i, m in enumerate(middles) if part.box[0] <= m < part.box[2]]
+        if len(inside) >= 2 and min(d.confidence for d in inside) < sure:
+            return True
+    return False
+
+
 def keeping_declined(row: NumberReading, cut: NumberReading) -> NumberReading:
     """The row reader's reading with a part the cut reading declined declined again where the row reader reads it
     as one digit: the row reader knows only the model's classes, so where the model read that ink alone as none of
@@ -401,6 +414,8 @@ class NumberReader:
         probs = np.asarray(self.probabilities(views))
         cut = self.reading(a, (dy, dx, page.step), digits, views, probs, k).flagged(self.decline)
         row = self.row_reading(a, (dy, dx, page), regions, height, k) if self.rows is not None else None
+        if row is not None and overreads(row[0], cut):  # a mark among digits read as digits: the cut reading's "?"
+            row = None
         if row is not None:
             row = (keeping_declined(row[0], cut), row[1])
         if row is None or not prefers_row(row[0], cut):
