@@ -197,3 +197,23 @@ def test_what_the_loader_refuses_in_an_upload_is_said_in_the_visitors_language(t
     few, unread = said(refusals["data.too_few"], "zh-CN"), said(refusals["data.no_images"], "zh-CN")
     assert "one: 3" in few and "'" not in few  # counts as they are, not as Python writes a string
     assert "训练图片" in unread and "train" not in unread  # the split named in Chinese too
+
+
+def test_a_refused_fields_name_is_said_in_the_visitors_language_wherever_a_handler_checks_one():
+    import re
+    from pathlib import Path
+
+    import gradio as gr
+
+    from digitlab.ui.lab import FIELDS_ZH, Lab
+
+    with pytest.raises(gr.Error) as caught:
+        Lab.whole("many", "number of answers (top-k)", 1, 50, lang="zh-CN")
+    assert caught.value.message == "答案个数（top-k）必须是 1 到 50 的整数，而不是 'many'。"
+    with pytest.raises(gr.Error) as caught:
+        Lab.flag("yes", "augment", lang="en")
+    assert "augment" in caught.value.message
+    ui = Path(__file__).resolve().parent.parent / "digitlab" / "ui"
+    named = {what for path in ui.glob("*.py")
+             for what in re.findall(r"\.(?:text|whole|flag|positive)\([^,()]+, \"([^\"]+)\"", path.read_text())}
+    assert named and named <= set(FIELDS_ZH), named - set(FIELDS_ZH)

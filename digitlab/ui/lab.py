@@ -67,6 +67,18 @@ SHIPPED_TITLES = {"mnist": ("Digits 0-9 (MNIST)", "数字 0-9（MNIST）"),
 words({f"shipped:{name}": (f"{en} · shipped", f"{zh} · 自带") for name, (en, zh) in SHIPPED_TITLES.items()})
 NO_SESSION = say("en", "error.no_session")
 
+# The fields a refusal names (Lab.text, whole, flag and positive), as a Chinese page calls them
+FIELDS_ZH = {"label": "标签", "true class": "真实类别", "answer": "答案", "token": "令牌", "repo id": "仓库 id",
+             "revision": "版本", "private": "私有", "model": "模型", "number of answers (top-k)": "答案个数（top-k）",
+             "dataset": "数据集", "data source": "数据来源", "number of epochs": "轮数", "batch size": "批大小",
+             "learning rate": "学习率", "augment": "数据增强", "decline": "学会说「这不是我认识的」",
+             "compile": "torch.compile", "seed": "随机种子"}
+
+
+def field(what: str, lang: str) -> str:
+    """A field's name in the visitor's language (a name said already passes as it is)."""
+    return FIELDS_ZH.get(what, what) if lang == "zh-CN" else what
+
 
 def plain(message: str, limit: int = 400) -> gr.Error:
     """A visitor's mistake or a refusal, shown as text (cut to `limit`; Gradio's pop-up renders HTML, so a
@@ -176,10 +188,10 @@ class Lab:
         if value is None:
             return ""
         if not isinstance(value, str):
-            raise plain(say(lang, "error.text", what=what))
+            raise plain(say(lang, "error.text", what=field(what, lang)))
         value = value.strip()
         if len(value) > self.policy.max_text:
-            raise plain(say(lang, "error.too_long", what=what, most=self.policy.max_text))
+            raise plain(say(lang, "error.too_long", what=field(what, lang), most=self.policy.max_text))
         return value
 
     @staticmethod
@@ -187,14 +199,14 @@ class Lab:
         """A whole number in [lo, hi]; None or "" is `default`; anything else is refused plainly."""
         if value is None or value == "":
             if default is None:
-                raise plain(say(lang, "error.give_whole", what=what, lo=lo, hi=hi))
+                raise plain(say(lang, "error.give_whole", what=field(what, lang), lo=lo, hi=hi))
             return default
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise plain(say(lang, "error.whole", what=what, lo=lo, hi=hi, value=repr(str(value)[:20]))) from None
+            raise plain(say(lang, "error.whole", what=field(what, lang), lo=lo, hi=hi, value=repr(str(value)[:20]))) from None
         if not math.isfinite(number) or number != int(number) or not lo <= number <= hi:
-            raise plain(say(lang, "error.whole", what=what, lo=lo, hi=hi, value=str(value)[:20]))
+            raise plain(say(lang, "error.whole", what=field(what, lang), lo=lo, hi=hi, value=str(value)[:20]))
         return int(number)
 
     @staticmethod
@@ -205,16 +217,16 @@ class Lab:
             return False
         if isinstance(value, bool | np.bool_) or (type(value) is int and value in (0, 1)):
             return bool(value)
-        raise plain(say(lang, "error.flag", what=what, value=repr(str(value)[:20])))
+        raise plain(say(lang, "error.flag", what=field(what, lang), value=repr(str(value)[:20])))
 
     @staticmethod
     def positive(value: Any, what: str, hi: float, lang: str = "en") -> float:
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
-            raise plain(say(lang, "error.number", what=what, value=repr(str(value)[:20]))) from None
+            raise plain(say(lang, "error.number", what=field(what, lang), value=repr(str(value)[:20]))) from None
         if not math.isfinite(number) or not 0 < number <= hi:
-            raise plain(say(lang, "error.positive", what=what, hi=f"{hi:g}"))
+            raise plain(say(lang, "error.positive", what=field(what, lang), hi=f"{hi:g}"))
         return number
 
     # -- every handler ---------------------------------------------------------------------------

@@ -151,7 +151,7 @@ class Sketch:
     async def predict_sketch(self, sketch: dict | None, k: Any = 3, request: gr.Request = None) -> tuple:
         """One canvas, by the visitor's model: (label, view, hint); the API's /predict_sketch."""
         visitor = self.lab.visitor(request)
-        k = self.lab.whole(k, "number of answers (top-k)", 1, MAX_K, default=3)
+        k = self.lab.whole(k, "number of answers (top-k)", 1, MAX_K, default=3, lang=visitor.lang)
         if not sketch:
             return {}, "", say(visitor.lang, "sketch.hint")
         if "error" in sketch:
