@@ -347,16 +347,18 @@ def prefers_row(row: NumberReading, cut: NumberReading) -> bool:
     return row.number != cut.number and min(d.confidence for d in row.digits) >= min(d.confidence for d in cut.digits)
 
 
+def under_declined(row: NumberReading, cut: NumberReading) -> list[list[int]]:
+    """For each part the cut reading declined, the row reader's digits (their indices) whose middle lies in it."""
+    middles = [(d.box[0] + d.box[2]) / 2 for d in row.digits]
+    return [[i for i, m in enumerate(middles) if d.box[0] <= m < d.box[2]] for d in cut.digits if d.declined]
+
+
 def overreads(row: NumberReading, cut: NumberReading, sure: float = ROW_SURE) -> bool:
     """Whether the row reader reads two or more digits inside a part the cut reading declined without being sure
     of each: a letter, a shape or a scribble among digits, which it knows only as digits (a ladder as 51), where
     digits run together read surely."""
-    middles = [(d.box[0] + d.box[2]) / 2 for d in row.digits]
-    for part in (d for d in cut.digits if d.declined):
-        inside = [row.digits[i] for i, m in enumerate(middles) if part.box[0] <= m < part.box[2]]
-        if len(inside) >= 2 and min(d.confidence for d in inside) < sure:
-            return True
-    return False
+    return any(len(found) >= 2 and min(row.digits[i].confidence for i in found) < sure
+               for found in under_declined(row, cut))
 
 
 def keeping_declined(row: NumberReading, cut: NumberReading) -> NumberReading:
@@ -364,9 +366,7 @@ def keeping_declined(row: NumberReading, cut: NumberReading) -> NumberReading:
     as one digit: the row reader knows only the model's classes, so where the model read that ink alone as none of
     them, the row reader's guess is no answer (a letter A it took for a 1 stays "?"). Where it reads two or more
     digits there, they are digits run together, which the model cannot read as one."""
-    middles = [(d.box[0] + d.box[2]) / 2 for d in row.digits]
-    inside = [[i for i, m in enumerate(middles) if d.box[0] <= m < d.box[2]] for d in cut.digits if d.declined]
-    refused = {i for found in inside if len(found) == 1 for i in found}
+    refused = {i for found in under_declined(row, cut) if len(found) == 1 for i in found}
     return row.declining([d.declined or i in refused for i, d in enumerate(row.digits)]) if refused else row
 
 
