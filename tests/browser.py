@@ -90,12 +90,25 @@ def pick_model(page, title_part: str, header: str) -> None:
 
 def tab(page, name: str) -> None:
     """Open a tab by its name; on a phone the later tabs sit in Gradio's "..." menu."""
-    button = page.get_by_role("tab", name=name)
-    if button.count() and button.first.is_visible():
-        button.first.click()
-    else:
-        page.locator(".overflow-menu > button").first.click()
-        page.locator(".overflow-dropdown button", has_text=name).first.click()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    button, more = page.get_by_role("tab", name=name), page.locator(".overflow-menu > button").first
+    entry = page.locator(".overflow-dropdown button", has_text=name).first
+    deadline = time.monotonic() + 30
+    while True:  # just after a switch of language, the tabs take their new names a moment after the header
+        if button.count() and button.first.is_visible():
+            button.first.click()
+            break
+        if more.count() and more.is_visible():
+            more.click()
+            try:
+                entry.click(timeout=2_000)
+                break
+            except PlaywrightTimeout:
+                page.keyboard.press("Escape")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no tab named {name!r}")
+        time.sleep(0.2)
     time.sleep(0.3)
 
 

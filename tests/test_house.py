@@ -129,3 +129,23 @@ def test_a_token_never_appears_in_the_log(url, local_hub, caplog):
             client.predict("alice/nothing-here", "", local_hub.token + "x", api_name="/load_weights")
     assert local_hub.token not in caplog.text
     client.close()
+
+
+@pytest.mark.unit
+def test_whatever_sets_the_canvas_sets_the_mode_radio_and_the_tools_to_the_same_mode():
+    """A page's load computed before a click on "a whole number" may arrive after it: it must set the radio back
+    with the canvas (the screen agrees with itself), never leave a square canvas under a ticked "whole number"."""
+    from digitlab.serve.sessions import Visitor
+    from digitlab.ui.sketch import DIGIT, NUMBER, Sketch
+
+    demo = app.build_app()
+    page = demo.page
+    sketch = next(values.__self__ for _, values in page.followers if isinstance(getattr(values, "__self__", None),
+                                                                                Sketch))
+    visitor = Visitor("s", demo.lab.default, demo.lab.policy)
+    for mode in (NUMBER, DIGIT):
+        visitor.canvas["mode"] = mode
+        out = page.model_changed(visitor)  # the load's, a language switch's, a change of model's outputs
+        assert out[sketch.mode] == mode
+        assert out[sketch.pad].props["mode"] == mode
+        assert out[sketch.digit_tools].visible == (mode == DIGIT)

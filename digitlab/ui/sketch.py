@@ -77,7 +77,8 @@ class Sketch:
             self.hint = gr.Markdown()
             self.number, self.boxes, self.number_hint = gr.Markdown(), gr.HTML(), gr.Markdown()
             self.predict, self.predict_number_button = gr.Button(), gr.Button()
-        page.follow_model([self.pad, self.k, self.wrong, self.saved, self.explanation], self.follow)
+        page.follow_model([self.mode, self.pad, self.digit_tools, self.k, self.wrong, self.saved, self.explanation],
+                          self.follow)
         self.wire()
 
     def canvas_props(self, visitor: Visitor) -> gr.HTML:
@@ -85,18 +86,25 @@ class Sketch:
         return gr.HTML(token=visitor.token, mode=visitor.canvas["mode"], k=visitor.canvas["k"], lang=visitor.lang,
                        model=visitor.active.key, clear=0, stale=["#sketch-why", "#sketch-saved"])
 
+    def shown_mode(self, visitor: Visitor) -> dict:
+        """The mode's radio, the canvas and the digit's tools, all from the visitor's one mode: an output that
+        arrives late (a page load computed before a click) sets them back together, never the canvas alone."""
+        mode = visitor.canvas["mode"]
+        return {self.mode: mode, self.pad: self.canvas_props(visitor),
+                self.digit_tools: gr.Column(visible=mode == DIGIT)}
+
     def follow(self, visitor: Visitor) -> dict:
         choice = visitor.active
         classes = len(choice.predictor.names)
         visitor.canvas["k"] = min(visitor.canvas["k"], classes)
-        return {self.pad: self.canvas_props(visitor),
+        return {**self.shown_mode(visitor),
                 self.k: gr.Slider(maximum=min(classes, MAX_K), value=visitor.canvas["k"]),
                 self.wrong: gr.Dropdown(choices=wrong_choices(choice.predictor, visitor.lang), value=None),
                 self.saved: "", self.explanation: ""}
 
     def wire(self) -> None:
         lab = self.lab
-        self.mode.change(lab.handler(self.show_mode), self.mode, [self.pad, self.digit_tools, self.saved,
+        self.mode.change(lab.handler(self.show_mode), self.mode, [self.mode, self.pad, self.digit_tools, self.saved,
                                                                   self.explanation], api_visibility="private",
                          queue=False)
         self.k.change(lab.handler(self.set_k), self.k, self.pad, api_visibility="private", queue=False)
@@ -111,11 +119,10 @@ class Sketch:
         self.predict_number_button.click(lab.handler(self.predict_number), self.api_number,
                                          [self.number, self.boxes, self.number_hint], api_name="predict_number")
 
-    def show_mode(self, mode: str, request: gr.Request) -> tuple:
+    def show_mode(self, mode: str, request: gr.Request) -> dict:
         visitor = self.lab.visitor(request)
-        number = mode == NUMBER
-        visitor.canvas["mode"] = NUMBER if number else DIGIT
-        return self.canvas_props(visitor), gr.Column(visible=not number), "", ""
+        visitor.canvas["mode"] = NUMBER if mode == NUMBER else DIGIT
+        return {**self.shown_mode(visitor), self.saved: "", self.explanation: ""}
 
     def set_k(self, k: Any, request: gr.Request) -> gr.HTML:
         visitor = self.lab.visitor(request)
