@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from digitlab.vision.numbers import (
     keeping_declined,
     overreads,
     row_view,
+    unconfirmed,
     written_digits,
 )
 from tests.test_decline import EXAMPLES, NOT_DIGITS
@@ -210,6 +212,36 @@ def test_a_ladder_between_two_digits_is_a_question_mark_not_the_digits_the_row_r
                                                                 [(0.88, 0.3), (0.88, 0.85)]]
     ladder = [[(0.32, 0.2), (0.32, 0.8)], [(0.6, 0.2), (0.6, 0.8)], *[[(0.32, y), (0.6, y)] for y in (0.35, 0.5, 0.65)]]
     assert shipped.read_number(canvas_strokes(*seven, *ladder, *four)).number == "7?4"  # the row reader: "7514"
+
+
+def test_digits_cut_from_one_part_stand_only_where_the_row_reader_reads_as_many_there_or_is_sure():
+    cut = reading_of(("7", 20, 220, False), ("1", 300, 340, False), ("1", 350, 390, False), ("1", 400, 440, False))
+    origin = [0, 1, 1, 1]  # the three 1s are pieces of one written part: a zigzag cut at its valleys
+    assert unconfirmed(reading_of(("7", 20, 220, False), ("1", 300, 440, True)), cut, origin) == [[1, 2, 3]]
+    assert unconfirmed(reading_of(("7", 20, 220, False), ("1", 300, 440, False)), cut, origin) == [[1, 2, 3]]
+    assert unconfirmed(reading_of(("7", 20, 220, False)), cut, origin) == [[1, 2, 3]]  # nothing read there
+    # as many digits there, or another count each read surely: digits that touch
+    assert unconfirmed(reading_of(("7", 20, 220, False), ("1", 300, 340, False), ("1", 350, 390, False),
+                                  ("1", 400, 440, False)), cut, origin) == []
+    assert unconfirmed(reading_of(("7", 20, 220, False), ("1", 300, 440, False)), cut, origin, sure=0.9) == []
+    assert unconfirmed(reading_of(("7", 20, 220, False)), cut, [0, 1, 2, 3]) == []  # each its own part
+
+
+@pytest.mark.parametrize("turns", [4, 6])
+def test_a_zigzag_between_two_digits_is_one_question_mark_not_the_1s_it_cuts_into(shipped, turns):
+    seven, four = [[(0.05, 0.15), (0.2, 0.15), (0.1, 0.85)]], [[(0.80, 0.15), (0.74, 0.6), (0.92, 0.6)],
+                                                                [(0.88, 0.3), (0.88, 0.85)]]
+    zigzag = [[(0.3 + 0.35 * i / turns, 0.2 if i % 2 == 0 else 0.8) for i in range(turns + 1)]]
+    reading = shipped.read_number(canvas_strokes(*seven, *zigzag, *four))
+    assert reading.number == "7?4"  # cut at its valleys: "711114", each 1 read 100 % surely alone
+    assert reading.digits[0].box[2] < reading.digits[1].box[0] and reading.digits[1].box[2] < reading.digits[2].box[0]
+
+
+def test_a_zigzag_drawn_in_chromium_is_one_question_mark_though_the_row_reader_answers_beside_its_ink(shipped):
+    """The Number canvas as Chromium drew it (tests/samples): the row reader reads the zigzag as "none of them" and
+    a 1, the first at columns with no ink; read where the ink is, its "?" falls on the zigzag, not in the gap."""
+    drawn = Image.open(Path(__file__).parent / "samples" / "zigzag_between_7_and_4.png")
+    assert shipped.read_number(drawn).number == "7?4"  # read at its columns: "7111114"
 
 
 def test_a_long_hatched_scribble_is_declined_whole_as_it_is_cut():

@@ -361,6 +361,28 @@ def overreads(row: NumberReading, cut: NumberReading, sure: float = ROW_SURE) ->
                for found in under_declined(row, cut))
 
 
+def unconfirmed(row: NumberReading, cut: NumberReading, origin: Sequence[int],
+                sure: float = ROW_SURE) -> list[list[int]]:
+    """The runs of the cut reading's digits made of one written part (cut at its valleys, or its tall parts read
+    apart; `origin`: each digit's part) that the row reader does not read so: it declines some of that ink, or reads
+    another count of digits there without being sure of each. A scribble or hatching cut into 1s, each surely a
+    1 alone; digits that touch, the row reader reads as the cutter does."""
+    runs: dict[int, list[int]] = {}
+    for i, part in enumerate(origin):
+        runs.setdefault(part, []).append(i)
+    middles = [(d.box[0] + d.box[2]) / 2 for d in row.digits]
+    out = []
+    for run in runs.values():
+        if len(run) < 2:
+            continue
+        x0, x1 = min(cut.digits[i].box[0] for i in run), max(cut.digits[i].box[2] for i in run)
+        found = [d for d, m in zip(row.digits, middles, strict=True) if x0 <= m < x1]
+        if any(d.declined for d in found) or (len(found) != len(run)
+                                              and min((d.confidence for d in found), default=0.0) < sure):
+            out.append(run)
+    return out
+
+
 def keeping_declined(row: NumberReading, cut: NumberReading) -> NumberReading:
     """The row reader's reading with a part the cut reading declined declined again where the row reader reads it
     as one digit: the row reader knows only the model's classes, so where the model read that ink alone as none of
@@ -405,24 +427,44 @@ class NumberReader:
         if found is None:
             return NumberReading("", 0.0, [])
         a, dy, dx, page, regions, height = found
-        whole = [part for region in regions for part in self.apart(region, height)]
-        unsure = self.doubted(whole, height)
+        whole = [(i, part) for i, region in enumerate(regions) for part in self.apart(region, height)]
+        unsure = self.doubted([part for _, part in whole], height)
         digits: list[Region] = []
-        for part, doubt in zip(whole, unsure, strict=True):
-            digits += self.split(a, page, part, height, doubt)
+        origin: list[int] = []  # each digit's written part
+        for (i, part), doubt in zip(whole, unsure, strict=True):
+            pieces = self.split(a, page, part, height, doubt)
+            digits += pieces
+            origin += [i] * len(pieces)
         views = [self.view(a, page, r) for r in digits]
         probs = np.asarray(self.probabilities(views))
         cut = self.reading(a, (dy, dx, page.step), digits, views, probs, k).flagged(self.decline)
         row = self.row_reading(a, (dy, dx, page), regions, height, k) if self.rows is not None else None
+        if row is not None and self.decline is not None:  # a mark cut into digits the row reader does not see
+            cut = self.declined_whole(a, (dy, dx, page), cut, digits, unconfirmed(row[0], cut, origin), k)
         if row is not None and overreads(row[0], cut):  # a mark among digits read as digits: the cut reading's "?"
             row = None
         if row is not None:
             row = (keeping_declined(row[0], cut), row[1])
-        if row is None or not prefers_row(row[0], cut):
+        if row is None or not prefers_row(row[0], cut) or not all(r.mask.any() for r in row[1]):
             return cut
         reading, pieces = row  # what the model saw of each digit, made only for the reading that is the answer
         return replace(reading, digits=[replace(d, view=self.view(a, page, r))
                                         for d, r in zip(reading.digits, pieces, strict=True)])
+
+    def declined_whole(self, a: np.ndarray, where: tuple[int, int, Page], cut: NumberReading,
+                       digits: Sequence[Region], runs: list[list[int]], k: int) -> NumberReading:
+        """The cut reading with each run of digits made one part again, read by the model whole and declined."""
+        if not runs:
+            return cut
+        dy, dx, page = where
+        merged = [reduce(merge, [digits[i] for i in run]) for run in runs]
+        views = [self.view(a, page, r) for r in merged]
+        marks = self.reading(a, (dy, dx, page.step), merged, views, np.asarray(self.probabilities(views)), k).digits
+        first = {run[0]: replace(mark, declined=True) for run, mark in zip(runs, marks, strict=True)}
+        gone = {i for run in runs for i in run[1:]}
+        kept = [first.get(i, d) for i, d in enumerate(cut.digits) if i not in gone]
+        return NumberReading("", float(np.prod([d.confidence for d in kept])), kept).declining(
+            [d.declined for d in kept])
 
     def reading(self, a: np.ndarray, where: tuple[int, int, int], digits: Sequence[Region],
                 views: Sequence[np.ndarray | None], probs: np.ndarray, k: int) -> NumberReading:
@@ -443,7 +485,7 @@ class NumberReader:
                     k: int) -> tuple[NumberReading, list[Region]] | None:
         """The number as the row reader reads the whole row (without the digits' views), and each digit's piece of
         ink: between the least inked columns between it and its neighbours. None where the row is too long for it,
-        or it reads nothing or more than MAX_DIGITS marks."""
+        or it reads nothing or more than MAX_DIGITS marks. A piece may hold no ink (then it is not the answer)."""
         dy, dx, page = where
         view = row_view(regions, height)
         if view is None:
@@ -456,10 +498,13 @@ class NumberReader:
         centres = [round(view.page_x((t + 0.5) * ROW_STEP)) for t in peaks]
         whole = reduce(merge, regions)
         ink = whole.mask.sum(0)
+        inked = np.flatnonzero(ink)  # a mark is read where there is ink: CTC may answer a column or two beside it
+        centres = [int(inked[np.argmin(np.abs(inked - c))]) for c in centres]
         bounds = [whole.x0, *(between(ink, left, right) for left, right in pairwise(centres)), whole.x1]
-        digits = [piece(whole, x0, x1) for x0, x1 in pairwise(bounds)]
-        if any(d is None for d in digits):
-            return None
+        # A mark read where its columns hold no ink (CTC's peaks are not always over their ink) keeps its place,
+        # with no ink: such a reading still tells what the row holds, but cannot be the answer (read())
+        digits = [piece(whole, x0, x1) or Region(np.zeros_like(whole.mask), x0, max(x1, x0 + 1), whole.y0, whole.y1)
+                  for x0, x1 in pairwise(bounds)]
         n = self.spec.num_classes
         probs = np.exp(log_probs[peaks, 1:])
         probs /= probs.sum(1, keepdims=True)  # at its peak: which class, or none of them, given a mark is there
