@@ -10,7 +10,9 @@ through the model's glyph view, and all of them go through the model in one batc
 
 A model with a row reader (digitlab.models.rows) also reads the row whole (row_view), and its reading is the answer
 where the two differ and it is at least as sure of its least sure digit (prefers_row): digits that touch, a
-piece of a neighbour.
+piece of a neighbour. Each reader also checks the other where the model declines: digits the cutter made of one
+written part that the row reader does not read so are one "?" (unconfirmed), and marks the row reader reads
+unsurely in a part the model declined leave its "?" (overreads, keeping_declined).
 """
 
 from __future__ import annotations
