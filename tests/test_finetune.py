@@ -90,3 +90,19 @@ def test_where_no_negatives_ship_the_none_corrections_are_the_only_ones_and_the_
     tuned = with_corrections(data, save_corrections(tmp_path / "set.npz", views, [NOT_ONE, NOT_ONE]), seed=0)
     assert len(tuned.negatives) == 2 and (tuned.negatives == 60).all()
     assert any("nothing of the kind ships for this model's view: only these" in str(note) for note in tuned.notes)
+
+
+def test_corrections_that_are_all_none_of_the_classes_tune_on_the_replay_and_join_the_shipped_negatives(tmp_path):
+    """A visitor whose every correction is "not a digit": the set is the replay alone and the corrections join the
+    negatives that ship for MNIST (test_insight's one fine-tune holds both kinds; this is the other case)."""
+    from digitlab.data.negatives import stored
+    from digitlab.training.finetune import NOT_ONE
+
+    data = load_sample("mnist")
+    views = [np.full((1, 28, 28), 90, np.uint8)] * 3
+    tuned = with_corrections(data, save_corrections(tmp_path / "set.npz", views, [NOT_ONE] * 3), seed=0)
+    assert len(tuned.train_labels) == min(REPLAY, len(data.train_labels)) and (tuned.train_labels >= 0).all()
+    mine = tuned.negatives[len(stored()):]
+    assert torch.equal(tuned.negatives[:len(stored())], stored()) and len(mine) and (mine == 90).all()
+    assert any(str(note).startswith("fine-tuning on a replay of") for note in tuned.notes)
+    assert any("learning to decline 3 correction(s)" in str(note) for note in tuned.notes)

@@ -38,7 +38,7 @@ from digitlab.training.loop import train
 from digitlab.ui.text import say
 from digitlab.vision import fastpng
 from digitlab.vision.imageio import MAX_BYTES, MAX_PIXELS, UNREADABLE
-from tests import conftest
+from tests import conftest, rawgradio
 from tests.conftest import epochs_logged, status_of, wait_for
 from tests.pngs import SIGNATURE, chunk, png_header
 
@@ -210,6 +210,17 @@ def assert_still_serving(client: Client, files: Path) -> None:
     assert label["label"] == "4"
 
 
+def stored(url: str, path: Path) -> str:
+    """Upload a file as the page does (POST /gradio_api/upload): the path the server stored it at."""
+    boundary = "digitlab-upload"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{path.name}"\r\n'
+            "Content-Type: image/png\r\n\r\n").encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(f"{url}/gradio_api/upload", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)[0]
+
+
 def post(url: str, body: bytes, query: str = "") -> tuple[int, dict]:
     """POST raw bytes to /api/predict -> (status, JSON body)."""
     request = urllib.request.Request(f"{url}/api/predict{query}", data=body, method="POST")
@@ -280,7 +291,11 @@ def refusal(client: Client, value: dict) -> str:
     Sketches are batched, so a refusal is the hint of that one sketch, not an error that would
     fail every sketch in its batch.
     """
-    label, view, hint = client.predict(value, api_name="/predict_sketch")
+    return refused(*client.predict(value, api_name="/predict_sketch"))
+
+
+def refused(label: dict | None, view: str, hint: str) -> str:
+    """The hint of a /predict_sketch answer that is a refusal, checked as refusal() says."""
     assert not label or not label.get("confidences")
     assert view == "" and hint and hint != say('en', 'sketch.hint')
     assert "Traceback" not in hint and "/" not in hint  # no paths, no internals
@@ -308,11 +323,15 @@ def test_a_sketch_declaring_too_many_pixels_is_refused_without_decoding_it(clien
     assert_still_serving(client, files)
 
 
-def test_a_sketch_with_more_layers_than_a_canvas_sends_is_refused_before_decoding_them(client, files, decoded):
+def test_a_sketch_with_more_layers_than_a_canvas_sends_is_refused_before_decoding_them(client, url, files,
+                                                                                      decoded):
     # Every layer is decoded and flattened: thousands of references to one 4 MP layer would stall the server.
-    layer = handle_file(str(files / "digit-7.png"))
-    assert refusal(client, {"background": None, "layers": [layer] * 200, "composite": None}) == \
-        "A sketch may have at most 4 layers; this one has 200."
+    # A script stores the layer once and names it 200 times (gradio_client would upload it again for each name:
+    # the same request to the app, 12 s slower).
+    layer = {"path": stored(url, files / "digit-7.png"), "meta": {"_type": "gradio.FileData"}}
+    done = rawgradio.call(url, "predict_sketch", [{"background": None, "layers": [layer] * 200, "composite": None}, 3])
+    assert done.get("success"), rawgradio.error_of(done)
+    assert refused(*done["output"]["data"]) == "A sketch may have at most 4 layers; this one has 200."
     assert decoded == []  # refused from the count alone: not one layer was decoded
     assert_still_serving(client, files)
 

@@ -98,16 +98,31 @@ def test_why_shows_which_pixels_made_the_answer_and_every_conv_layer(url, tmp_pa
     client.close()
 
 
-def test_corrections_are_kept_per_visitor_and_fine_tuning_teaches_the_model(url, tmp_path):
-    """A 7 saved three times as a "1" (a quirk of this writer): after fine-tuning, that sketch reads 1."""
+BOLT = [[(260, 60), (150, 230), (280, 230), (170, 400)]]  # a lightning bolt: the shipped model reads a 4
+FOUR = [[(250, 60), (120, 280), (330, 280)], [(250, 60), (250, 400)]]
+ZERO = [[(224 + 90 * np.sin(t), 224 - 130 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 24)]]
+
+
+def test_corrections_are_kept_per_visitor_and_one_fine_tune_teaches_a_new_label_and_to_decline_a_non_digit(
+        url, tmp_path):
+    """A 7 saved three times as a "1" (a quirk of this writer) and a lightning bolt saved three times as not a digit:
+    after one fine-tune (the slow step, so both kinds of correction share it) that 7 reads 1, the bolt is declined,
+    and digits nobody corrected still read."""
     me, other = Client(url, verbose=False), Client(url, verbose=False)
     seven = sketch_file(tmp_path / "seven.png", SEVEN)
+    bolt = sketch_file(tmp_path / "bolt.png", BOLT)
+    assert me.predict(bolt, api_name="/predict_sketch")[0]["label"] == "4"  # answered, not declined
     with pytest.raises(AppError, match="Pick what it really is"):
         me.predict(seven, "eleven", api_name="/correct")
     for i in range(3):
         variant = sketch_file(tmp_path / f"seven-{i}.png", [[(120 + 9 * i, 100), (330, 100 + 6 * i), (200, 360)]])
         saved = me.predict(variant, "1", api_name="/correct")
         assert "Saved: a 1 (read as 7)" in saved and f"{i + 1} correction(s) in your session" in saved
+    for i in range(3):
+        variant = sketch_file(tmp_path / f"bolt-{i}.png", [[(260 + 8 * i, 60), (150, 230 + 6 * i), (280, 230),
+                                                            (170 - 5 * i, 400)]])
+        saved = me.predict(variant, "none of these", api_name="/correct")
+        assert f"Saved: not a digit (read as 4). {i + 4} correction(s)" in saved, saved
     assert other.predict(api_name="/clear_corrections")[1] == "No corrections yet."
     with pytest.raises(AppError, match="Save a correction first"):
         other.predict(api_name="/finetune")  # the other visitor has none: mine are not theirs
@@ -115,49 +130,29 @@ def test_corrections_are_kept_per_visitor_and_fine_tuning_teaches_the_model(url,
     log, status = me.predict(api_name="/finetune")  # (the Use button is not part of the API)
     assert "Fine-tuned" in status and "your corrections 0% -> 100% right" in status, status
     assert "1,000 test images" in status  # the sample's whole test split (a fine-tune judges on at most 2,000)
+    assert "learning to decline 3 correction(s) that are none of the classes" in log
     assert time.monotonic() - start < 180
     assert me.predict(seven, api_name="/predict_sketch")[0]["label"] == "7"  # not theirs until Use
     me.predict(api_name="/use_finetuned")
     assert me.predict(seven, api_name="/predict_sketch")[0]["label"] == "1"
+    label, _, hint = me.predict(bolt, api_name="/predict_sketch")
+    assert label["label"] == "?" and "doesn't look like a digit" in hint
+    for name, strokes, digit in (("four", FOUR, "4"), ("zero", ZERO, "0")):  # learning to decline left digits be
+        assert me.predict(sketch_file(tmp_path / f"{name}.png", strokes), api_name="/predict_sketch")[0]["label"] == \
+            digit, name
     assert other.predict(seven, api_name="/predict_sketch")[0]["label"] == "7"
-    zipped = me.predict(api_name="/export_corrections")
-    with zipfile.ZipFile(zipped) as z:
-        names = z.namelist()
-    assert sorted(n for n in names if n.endswith(".png")) == [f"corrections/1/{i:04d}.png" for i in range(3)]
+    assert other.predict(bolt, api_name="/predict_sketch")[0]["label"] == "4"
+    with zipfile.ZipFile(me.predict(api_name="/export_corrections")) as z:
+        assert sorted(n for n in z.namelist() if n.endswith(".png")) == [
+            *(f"corrections/1/{i:04d}.png" for i in range(3)),
+            *(f"corrections/_none-of-these/{i:04d}.png" for i in range(3, 6))]
+        assert "none of the classes" in z.read("corrections/README.md").decode()
     for odd in ("abc", "", 9):  # a stranger's values: a plain message, not a bare "Error"
         with pytest.raises(AppError, match="correction number"):
             me.predict(odd, api_name="/remove_correction")
     gallery, status, _ = me.predict(1, api_name="/remove_correction")
-    assert len(gallery) == 2 and status.startswith("2 correction(s)")
+    assert len(gallery) == 5 and status.startswith("5 correction(s)")
     me.close(), other.close()
-
-
-BOLT = [[(260, 60), (150, 230), (280, 230), (170, 400)]]  # a lightning bolt: the shipped model reads a 4
-FOUR = [[(250, 60), (120, 280), (330, 280)], [(250, 60), (250, 400)]]
-
-
-def test_a_drawing_saved_as_not_a_digit_is_declined_after_fine_tuning_and_digits_still_read(url, tmp_path):
-    me = Client(url, verbose=False)
-    bolt = sketch_file(tmp_path / "bolt.png", BOLT)
-    assert me.predict(bolt, api_name="/predict_sketch")[0]["label"] == "4"  # answered, not declined
-    for i in range(3):
-        variant = sketch_file(tmp_path / f"bolt-{i}.png", [[(260 + 8 * i, 60), (150, 230 + 6 * i), (280, 230),
-                                                            (170 - 5 * i, 400)]])
-        saved = me.predict(variant, "none of these", api_name="/correct")
-        assert f"Saved: not a digit (read as 4). {i + 1} correction(s)" in saved, saved
-    log, status = me.predict(api_name="/finetune")
-    assert "your corrections 0% -> 100% right" in status, status
-    assert "learning to decline 3 correction(s) that are none of the classes" in log
-    me.predict(api_name="/use_finetuned")
-    label, _, hint = me.predict(bolt, api_name="/predict_sketch")
-    assert label["label"] == "?" and "doesn't look like a digit" in hint
-    assert me.predict(sketch_file(tmp_path / "four.png", FOUR), api_name="/predict_sketch")[0]["label"] == "4"
-    assert me.predict(sketch_file(tmp_path / "seven.png", SEVEN), api_name="/predict_sketch")[0]["label"] == "7"
-    with zipfile.ZipFile(me.predict(api_name="/export_corrections")) as z:
-        assert sorted(n for n in z.namelist() if n.endswith(".png")) == [
-            f"corrections/_none-of-these/{i:04d}.png" for i in range(3)]
-        assert "none of the classes" in z.read("corrections/README.md").decode()
-    me.close()
 
 
 def test_corrections_go_to_the_hub_as_a_dataset_repo_as_the_visitor(url, local_hub, tmp_path):

@@ -189,16 +189,16 @@ def test_malformed_payloads_to_every_event_get_a_plain_sentence_and_no_traceback
     """Every public event, each input replaced in turn by values of the wrong type, over raw HTTP."""
     with urllib.request.urlopen(f"{url}/config", timeout=10) as response:
         config = json.load(response)
-    events = [(d["api_name"], len(d["inputs"])) for d in config["dependencies"]
+    events = [(d["api_name"], d["id"], len(d["inputs"])) for d in config["dependencies"]
               if d.get("api_name") and d.get("api_visibility", "public") == "public"
               and d["api_name"] not in ("train", "finetune")]  # the long runs are fuzzed through their settings
     bare = []
     with caplog.at_level("WARNING"):
-        for name, count in events:
+        for name, fn, count in events:
             for i in range(count):
                 for value in FUZZ[:4]:
                     data = [value if j == i else None for j in range(count)]
-                    done = rawgradio.call(url, name, data, timeout=20)
+                    done = rawgradio.call(url, name, data, timeout=20, fn=fn)  # the id read above: one /config
                     error = rawgradio.error_of(done)
                     if done.get("success") is False and (not error or error.strip() in ("Error:", "Error")):
                         bare.append((name, i, value))
