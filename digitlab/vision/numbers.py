@@ -349,10 +349,14 @@ def prefers_row(row: NumberReading, cut: NumberReading) -> bool:
     return row.number != cut.number and min(d.confidence for d in row.digits) >= min(d.confidence for d in cut.digits)
 
 
+def inside(row: NumberReading, x0: float, x1: float) -> list[int]:
+    """The row reader's digits (their indices) whose middle lies between x0 and x1 (input px)."""
+    return [i for i, d in enumerate(row.digits) if x0 <= (d.box[0] + d.box[2]) / 2 < x1]
+
+
 def under_declined(row: NumberReading, cut: NumberReading) -> list[list[int]]:
     """For each part the cut reading declined, the row reader's digits (their indices) whose middle lies in it."""
-    middles = [(d.box[0] + d.box[2]) / 2 for d in row.digits]
-    return [[i for i, m in enumerate(middles) if d.box[0] <= m < d.box[2]] for d in cut.digits if d.declined]
+    return [inside(row, d.box[0], d.box[2]) for d in cut.digits if d.declined]
 
 
 def overreads(row: NumberReading, cut: NumberReading, sure: float = ROW_SURE) -> bool:
@@ -372,13 +376,12 @@ def unconfirmed(row: NumberReading, cut: NumberReading, origin: Sequence[int],
     runs: dict[int, list[int]] = {}
     for i, part in enumerate(origin):
         runs.setdefault(part, []).append(i)
-    middles = [(d.box[0] + d.box[2]) / 2 for d in row.digits]
     out = []
     for run in runs.values():
         if len(run) < 2:
             continue
-        x0, x1 = min(cut.digits[i].box[0] for i in run), max(cut.digits[i].box[2] for i in run)
-        found = [d for d, m in zip(row.digits, middles, strict=True) if x0 <= m < x1]
+        found = [row.digits[i] for i in inside(row, min(cut.digits[i].box[0] for i in run),
+                                               max(cut.digits[i].box[2] for i in run))]
         if any(d.declined for d in found) or (len(found) != len(run)
                                               and min((d.confidence for d in found), default=0.0) < sure):
             out.append(run)
