@@ -16,6 +16,7 @@ from digitlab.hub import save_model
 from digitlab.models import Classifier
 from digitlab.ui.upload import built_in_samples
 from tests.browser import (  # noqa: F401 - url, browser and page are fixtures
+    FOUR_SEVEN,
     SEVEN,
     STAR,
     answer_becomes,
@@ -206,6 +207,17 @@ def test_the_switch_turns_the_page_chinese_and_back(page):
     page.get_by_label("English").check()
     shows(page, "#active-model", "Active model")
     shows(page, "#train-recipe", "On the full data")
+
+
+def test_an_answer_on_the_canvas_is_said_again_in_the_language_switched_to(page):
+    page.locator("#sketch-mode label").nth(1).click()  # a whole number: its answer has words
+    page.wait_for_function("() => document.querySelector('#sketch canvas').width === 896")
+    draw(page, FOUR_SEVEN)
+    shows(page, "#sketch .dl-digits", "sure of the whole number")
+    page.get_by_label("中文").check()
+    shows(page, "#sketch .dl-digits", "对整个数字的把握")  # not the English words of the answer before the switch
+    assert text_of(page, "#sketch .dl-number") == "47"
+    assert page.locator("#sketch-mode input[value=number]").is_checked()  # and the mode as it was
 
 
 def test_a_menu_closes_when_keyboard_focus_leaves_it(page):

@@ -286,7 +286,7 @@ function notify() {  // a stale "Why" or "Saved" beside an answer it no longer e
 }
 
 watch('mode', () => { resize(); clear(false); });
-watch('lang', relabel);
+watch('lang', () => { relabel(); if (state.strokes.length) read(); });  // the answer's words, in the new language
 watch('k', () => { if (state.strokes.length) read(); });
 watch('model', () => { if (state.strokes.length) read(); });  // another model: the same drawing, read by it
 watch('clear', () => clear(true));
